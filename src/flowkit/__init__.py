@@ -1,0 +1,1 @@
+"""FlowKit: CDR analytics that only lets anonymous aggregates out."""
