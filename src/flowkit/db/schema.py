@@ -157,6 +157,32 @@ CREATE TABLE IF NOT EXISTS available_tables (
 """
 
 
+# Stored results (cache.x<query_id>) and what is known about them; see flowkit.machine.queries.
+_CACHE = """
+CREATE TABLE IF NOT EXISTS cache.queries (
+    query_id VARCHAR PRIMARY KEY,
+    query_kind VARCHAR NOT NULL,
+    spec VARCHAR NOT NULL,
+    created TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache.cached (
+    query_id VARCHAR PRIMARY KEY,
+    version VARCHAR NOT NULL,
+    query_kind VARCHAR NOT NULL,
+    spec VARCHAR NOT NULL,
+    created TIMESTAMP NOT NULL,
+    access_count BIGINT NOT NULL,
+    last_accessed TIMESTAMP NOT NULL,
+    compute_time DOUBLE NOT NULL,
+    tablename VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache.dependencies (
+    query_id VARCHAR NOT NULL,
+    depends_on VARCHAR NOT NULL
+);
+"""
+
+
 def _admin_table(level: int) -> str:
     parent = f"admin{level - 1}pcod VARCHAR," if level else ""
     return f"""
@@ -179,7 +205,7 @@ def ddl() -> str:
         "CREATE SCHEMA IF NOT EXISTS cache;",
     ]
     parts += [f"CREATE TABLE IF NOT EXISTS events.{name} ({cols});" for name, cols in _EVENTS.items()]
-    parts += [_INFRASTRUCTURE, _CELL_ADMIN_UNITS, _ETL]
+    parts += [_INFRASTRUCTURE, _CELL_ADMIN_UNITS, _ETL, _CACHE]
     parts += [_admin_table(level) for level in ADMIN_LEVELS]
     parts.append(
         "INSERT OR IGNORE INTO available_tables VALUES "

@@ -1,0 +1,103 @@
+"""Parameter types shared by query kinds: one definition each, with FlowKit's names and ranges."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+
+AggregationUnit = Literal["admin0", "admin1", "admin2", "admin3", "lon-lat"]
+AGGREGATION_UNITS: tuple[str, ...] = AggregationUnit.__args__
+EventType = Literal["calls", "sms", "mds", "topups"]
+Direction = Literal["in", "out", "both"]
+
+# Event tables used when a spec leaves event_types empty: those with counterparts (FlowKit's "all").
+DEFAULT_EVENT_TYPES: tuple[str, ...] = ("calls", "sms")
+
+
+def _parse_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO date or datetime string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an ISO date or datetime") from None
+    return parsed.replace(tzinfo=None)
+
+
+def _format_datetime(value: datetime) -> str:
+    """Dates stay dates ('2016-01-01'); times are kept to the second."""
+    if value.time() == datetime.min.time():
+        return value.strftime("%Y-%m-%d")
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# An instant given as an ISO date or datetime; a bare date means midnight (UTC).
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_parse_datetime),
+    PlainSerializer(_format_datetime, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are errors, as in FlowKit's marshmallow schemas."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hours(StrictModel):
+    """Hours of the day to keep: start inclusive, end exclusive; start > end wraps midnight."""
+
+    start_hour: int = Field(ge=0, le=24)
+    end_hour: int = Field(ge=0, le=24)
+
+
+def _hours_from_pair(value: object) -> object:
+    """Our client accepts hours=(a, b) as flowclient does."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return {"start_hour": value[0], "end_hour": value[1]}
+    return value
+
+
+HoursParam = Annotated[Hours | None, BeforeValidator(_hours_from_pair)]
+
+EventTypes = Annotated[list[EventType] | None, Field(min_length=1)]
+
+
+class DateRange(StrictModel):
+    """A half-open window [start_date, end_date)."""
+
+    start_date: Instant
+    end_date: Instant
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class EventFilters(StrictModel):
+    """Which events a subscriber-level kind looks at, beyond its time window."""
+
+    event_types: EventTypes = Field(default=None, description="Event tables; default calls and sms.")
+    subscriber_subset: str | None = Field(default=None, description="Id of a query whose subscribers to keep.")
+    hours: HoursParam = Field(default=None, description="Hours of the day to keep (end exclusive, may wrap).")
+
+
+class GeoTrio(StrictModel):
+    """FlowKit's alternative cell → region linkage; only the standard admin linkage is served."""
+
+    mapping_table: None = Field(default=None, description="Not supported: must be null.")
+    geom_table: None = Field(default=None, description="Not supported: must be null.")
+    geom_table_join_column: None = Field(default=None, description="Not supported: must be null.")
+
+
+ONE_DAY = timedelta(days=1)

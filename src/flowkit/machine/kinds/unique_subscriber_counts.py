@@ -1,0 +1,28 @@
+"""unique_subscriber_counts: distinct subscribers seen at each location over a window."""
+
+from typing import Literal
+
+from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters, GeoTrio
+from flowkit.machine.redaction import Redaction
+from flowkit.machine.spec import QuerySpec, register
+
+
+@register
+class UniqueSubscriberCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
+    """Number of distinct subscribers with at least one located event per location."""
+
+    query_kind: Literal["unique_subscriber_counts"] = "unique_subscriber_counts"
+    aggregation_unit: AggregationUnit
+    top_level = True
+    redaction = Redaction("value")
+
+    def compute(self, inputs):
+        events = inputs.located_events(
+            self.aggregation_unit,
+            start=self.start_date,
+            stop=self.end_date,
+            event_types=self.event_types,
+            hours=self.hours,
+            subscriber_subset=self.subscriber_subset,
+        )
+        return events.group_by(list(self.location_columns)).aggregate(value=events.subscriber.nunique())
