@@ -1,0 +1,1 @@
+"""FlowAPI: the HTTP API, where only redacted aggregates leave."""

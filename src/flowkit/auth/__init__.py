@@ -1,0 +1,1 @@
+"""FlowAuth: users, roles, servers and the tokens that carry their scopes."""

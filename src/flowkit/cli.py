@@ -1,0 +1,142 @@
+"""The `flowkit` command: make data, serve the API, mint tokens, run the demo."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from flowkit.data_dir import DEFAULT_SERVER_NAME, DataDir
+
+DATA_DIR = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"), show_default=True,
+    help="Directory holding the FlowDB file and the token keys.",
+)
+SERVER_NAME = click.option(
+    "--server-name", default=DEFAULT_SERVER_NAME, show_default=True, help="This API's name: the audience of its tokens."
+)
+
+
+@click.group()
+def main() -> None:
+    """FlowKit: CDR analytics that only lets anonymous aggregates out."""
+
+
+@main.command()
+@DATA_DIR
+@click.option("--subscribers", type=int, default=20_000, show_default=True)
+@click.option("--seed", type=int, default=2016, show_default=True)
+@click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-01-01", show_default=True)
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-29", show_default=True, help="Last day, inclusive.")
+@click.option("--crisis-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-10", show_default=True)
+def synth(data_dir: Path, subscribers: int, seed: int, start_date, end_date, crisis_date) -> None:
+    """Generate a synthetic country into a new FlowDB."""
+    from flowkit.db.synthetic import SyntheticConfig
+
+    config = SyntheticConfig(
+        seed=seed, subscribers=subscribers, start_date=start_date.date(), end_date=end_date.date(), crisis_date=crisis_date.date()
+    )
+    _synthesise(DataDir(data_dir), config)
+
+
+def _synthesise(data: DataDir, config) -> None:
+    from flowkit.db import FlowDB
+    from flowkit.db.synthetic import generate
+
+    if data.flowdb_path.exists():
+        raise click.ClickException(f"{data.flowdb_path} already exists; remove it or choose another --data-dir")
+    data.root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    partial = data.flowdb_path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    db = FlowDB(partial)
+    summary = generate(db, config)
+    db.close()
+    partial.rename(data.flowdb_path)  # a half-made FlowDB never looks complete
+    click.echo(f"Synthetic country written to {data.flowdb_path} in {time.perf_counter() - started:.0f} s: {summary}")
+
+
+@main.command()
+@DATA_DIR
+@SERVER_NAME
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9090, show_default=True)
+def serve(data_dir: Path, server_name: str, host: str, port: int) -> None:
+    """Serve the FlowAPI over an existing FlowDB."""
+    _serve(DataDir(data_dir), server_name, host, port)
+
+
+def _serve(data: DataDir, server_name: str, host: str, port: int) -> None:
+    import uvicorn
+
+    from flowkit.api.access_log import configure_logging
+    from flowkit.api.app import create_app
+    from flowkit.db import FlowDB
+    from flowkit.machine.queries import Machine
+
+    if not data.flowdb_path.exists():
+        raise click.ClickException(f"no FlowDB at {data.flowdb_path}; run `flowkit synth --data-dir {data.root}` first")
+    configure_logging()
+    _, public_key = data.key_pair()
+    machine = Machine(FlowDB(data.flowdb_path))
+    app = create_app(machine, public_key=public_key, server_name=server_name)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@DATA_DIR
+@SERVER_NAME
+@click.option("--user", required=True, help="The token's subject.")
+@click.option("--role", "roles", multiple=True, metavar="NAME=SCOPE,SCOPE,...", help="A role and its scopes (repeatable).")
+@click.option("--all-scopes", is_flag=True, help="One role holding every scope this server knows.")
+@click.option("--lifetime-minutes", type=int, default=24 * 60, show_default=True)
+def token(data_dir: Path, server_name: str, user: str, roles: tuple[str, ...], all_scopes: bool, lifetime_minutes: int) -> None:
+    """Print a token signed with this data dir's key."""
+    if bool(roles) == all_scopes:
+        raise click.UsageError("give either --role NAME=SCOPES (one or more) or --all-scopes")
+    parsed = {}
+    for role in roles:
+        name, sep, scopes = role.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{role}' is not NAME=SCOPE,SCOPE,...", param_hint="--role")
+        parsed[name] = [s for s in scopes.split(",") if s]
+    click.echo(_token(DataDir(data_dir), server_name, user, parsed or None, lifetime_minutes))
+
+
+def _token(data: DataDir, server_name: str, user: str, roles: dict | None, lifetime_minutes: int) -> str:
+    from flowkit.auth.tokens import mint_token
+    from flowkit.machine.catalogue import scope_universe
+
+    private_key, _ = data.key_pair()
+    roles = roles or {"all_scopes": scope_universe()}
+    return mint_token(private_key, user=user, audience=server_name, roles=roles, lifetime=timedelta(minutes=lifetime_minutes))
+
+
+DEMO_EXAMPLE = """\
+import flowclient
+conn = flowclient.connect(url="{url}", token=TOKEN)
+before = flowclient.modal_location_from_dates_spec(start_date="2016-01-27", end_date="2016-02-10", method="most-common", aggregation_unit="admin3")
+counts = flowclient.spatial_aggregate(connection=conn, locations=before).get_result()
+print(counts.sort_values("value", ascending=False).head())"""
+
+
+@main.command()
+@DATA_DIR
+@click.option("--port", type=int, default=9090, show_default=True)
+def demo(data_dir: Path, port: int) -> None:
+    """Generate the demo country on first use, then serve it and print a token to try."""
+    from flowkit.db.synthetic import SyntheticConfig
+
+    data = DataDir(data_dir)
+    if not data.flowdb_path.exists():
+        click.echo("First run: generating the demo country (2016-01-01 to 2016-02-29, crisis on 2016-02-10)…")
+        _synthesise(data, SyntheticConfig(start_date=date(2016, 1, 1), end_date=date(2016, 2, 29), crisis_date=date(2016, 2, 10)))
+    url = f"http://127.0.0.1:{port}"
+    token = _token(data, DEFAULT_SERVER_NAME, "demo", None, 24 * 60)
+    click.echo(f"\nFlowAPI: {url}/api/0   (OpenAPI: {url}/api/0/spec/openapi.json)")
+    click.echo(f"\nAn all-scopes token, valid 24 hours:\n\nTOKEN = \"{token}\"\n")
+    click.echo("Try it in Python (pip install flowclient==1.34.0, or `uv run python` here):\n")
+    click.echo(DEMO_EXAMPLE.format(url=url) + "\n")
+    _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)

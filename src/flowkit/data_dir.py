@@ -1,0 +1,27 @@
+"""A deployment's data directory: the FlowDB file and the token signing keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowkit.auth.tokens import ensure_key_pair
+
+DEFAULT_SERVER_NAME = "flowkit-demo"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def flowdb_path(self) -> Path:
+        return self.root / "flowdb.duckdb"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    def key_pair(self) -> tuple[str, str]:
+        """(private, public) PEM keys, made on first use; the private key file is mode 0600."""
+        return ensure_key_pair(self.keys_dir)
