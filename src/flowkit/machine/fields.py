@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 AggregationUnit = Literal["admin0", "admin1", "admin2", "admin3", "lon-lat"]
 AGGREGATION_UNITS: tuple[str, ...] = AggregationUnit.__args__
@@ -68,7 +77,13 @@ def _hours_from_pair(value: object) -> object:
 
 HoursParam = Annotated[Hours | None, BeforeValidator(_hours_from_pair)]
 
-EventTypes = Annotated[list[EventType] | None, Field(min_length=1)]
+
+def _deduplicated(value: list[str] | None) -> list[str] | None:
+    """FlowKit dedupes event_types: naming a table twice must not count its events twice."""
+    return None if value is None else list(dict.fromkeys(value))
+
+
+EventTypes = Annotated[list[EventType] | None, Field(min_length=1), AfterValidator(_deduplicated)]
 
 
 class DateRange(StrictModel):
