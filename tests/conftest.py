@@ -1,0 +1,175 @@
+"""Shared fixtures: small FlowDBs built by hand, so that tests can state exact answers.
+
+`tiny_db(calls=..., sms=..., mds=...)` builds an in-memory FlowDB with the default geography
+below (or the `admins` / `cells` given), maps cells to admin units, and returns a `TinyMachine`
+(a `Machine` with helpers that run a spec and return its result as a DataFrame).
+
+Default geography: a 40 × 20 strip of boxes (lon 0‥40, lat 0‥20).
+
+    admin0   Z                                   (0,0)-(40,20)
+    admin1   A  (0,0)-(20,20)                    B  (20,0)-(40,20)
+    admin2   AA (0,0)-(20,20)                    BB (20,0)-(40,20)
+    admin3   A1 lon 0‥10   A2 lon 10‥20         B1 lon 20‥30   B2 lon 30‥40
+
+Default cells (lon, lat); every one has a single version in service forever unless noted:
+
+    cA1 (5, 10) in A1     cA2 (15, 10) in A2     cB1 (25, 10) in B1     cB2 (35, 10) in B2
+    cA1s (5, 5)   a second cell in A1, same lon as cA1 but smaller lat (lon-lat tie-breaks)
+    cEdge (10, 10) on the A1|A2 border: in no admin3 unit (strict within) but inside A, AA, Z
+    cOut (50, 10)  outside every polygon: located only at lon-lat
+    cMoved  version 1 at (5, 15) in A1,  in service 2016-01-01 … 2016-01-02 (both inclusive)
+            version 2 at (35, 15) in B2, in service 2016-01-03 … 2016-01-04
+
+Events are given compactly as tuples `(subscriber, "YYYY-MM-DD HH:MM[:SS]", cell)` with an
+optional fourth item `outgoing` (default True; ignored for mds, which has no such column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import pytest
+import shapely
+
+from flowkit.db import FlowDB
+from flowkit.machine.catalogue import parse_spec
+from flowkit.machine.queries import Machine, QueryState
+from flowkit.machine.spec import QuerySpec
+
+# level -> [(pcod, (min_lon, min_lat, max_lon, max_lat)[, parent pcod]), ...]
+ADMINS: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {
+    0: [("Z", (0, 0, 40, 20))],
+    1: [("A", (0, 0, 20, 20), "Z"), ("B", (20, 0, 40, 20), "Z")],
+    2: [("AA", (0, 0, 20, 20), "A"), ("BB", (20, 0, 40, 20), "B")],
+    3: [
+        ("A1", (0, 0, 10, 20), "AA"),
+        ("A2", (10, 0, 20, 20), "AA"),
+        ("B1", (20, 0, 30, 20), "BB"),
+        ("B2", (30, 0, 40, 20), "BB"),
+    ],
+}
+
+# (cell id, lon, lat) or (cell id, lon, lat, date_of_first_service, date_of_last_service);
+# versions of one cell id are numbered 1, 2, ... in the order listed.
+CELLS: list[tuple] = [
+    ("cA1", 5, 10),
+    ("cA2", 15, 10),
+    ("cB1", 25, 10),
+    ("cB2", 35, 10),
+    ("cA1s", 5, 5),
+    ("cEdge", 10, 10),
+    ("cOut", 50, 10),
+    ("cMoved", 5, 15, "2016-01-01", "2016-01-02"),
+    ("cMoved", 35, 15, "2016-01-03", "2016-01-04"),
+]
+
+Event = tuple  # (subscriber, datetime, cell[, outgoing])
+
+
+class TinyMachine(Machine):
+    """A Machine over a hand-built FlowDB, with helpers for tests."""
+
+    def as_spec(self, spec: QuerySpec | dict) -> QuerySpec:
+        """A spec object from a spec or a dict (nested-only kinds such as daily_location too)."""
+        if isinstance(spec, QuerySpec):
+            return spec
+        kind = QuerySpec.registry.get(spec.get("query_kind"))
+        if kind is not None and not kind.top_level:
+            return kind.model_validate(spec)
+        return parse_spec(spec)
+
+    def compute(self, spec: QuerySpec | dict) -> pd.DataFrame:
+        """Run a spec to completion and return its stored (unredacted) result."""
+        spec = self.as_spec(spec)
+        query_id = self.run(spec)
+        state = self.wait(query_id, timeout=30)
+        assert state == QueryState.COMPLETED, f"{spec.query_kind} {state}: {self.error(query_id)}"
+        return self.result(query_id).to_pandas()
+
+    def served(self, spec: QuerySpec | dict) -> pd.DataFrame:
+        """The result as it may leave the API: the kind's redaction rule applied."""
+        spec = self.as_spec(spec)
+        query_id = self.run(spec)
+        state = self.wait(query_id, timeout=30)
+        assert state == QueryState.COMPLETED, f"{spec.query_kind} {state}: {self.error(query_id)}"
+        return type(spec).redaction.apply(self.result(query_id)).to_pandas()
+
+    def failure(self, spec: QuerySpec | dict) -> str:
+        """Run a spec expected to error; returns the error message."""
+        query_id = self.run(self.as_spec(spec))
+        state = self.wait(query_id, timeout=30)
+        assert state == QueryState.ERRORED, f"expected an error, got {state}"
+        return self.error(query_id)
+
+
+def _insert(db: FlowDB, table: str, frame: pd.DataFrame) -> None:
+    cursor = db.cursor()
+    cursor.register("_rows", frame)
+    cursor.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _rows")
+    cursor.unregister("_rows")
+
+
+def _events_frame(rows: Iterable[Event], *, with_outgoing: bool) -> pd.DataFrame:
+    records = []
+    for n, row in enumerate(rows):
+        subscriber, when, cell, *rest = row
+        record = {"id": f"e{n}", "msisdn": subscriber, "datetime": pd.Timestamp(when), "location_id": cell}
+        if with_outgoing:
+            record["outgoing"] = rest[0] if rest else True
+        records.append(record)
+    columns = ["id", "msisdn", "datetime", "location_id"] + (["outgoing"] if with_outgoing else [])
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def build_tiny_db(
+    *,
+    admins: dict[int, Sequence[tuple]] = ADMINS,
+    cells: Sequence[tuple] = CELLS,
+    calls: Iterable[Event] = (),
+    sms: Iterable[Event] = (),
+    mds: Iterable[Event] = (),
+) -> TinyMachine:
+    """An in-memory FlowDB holding exactly the given geography and events, behind a Machine."""
+    db = FlowDB()
+    for level, units in admins.items():
+        for gid, (pcod, box, *parent) in enumerate(units, start=1):
+            columns = ["gid", f"admin{level}pcod", f"admin{level}name", "geom"]
+            columns += [f"admin{level - 1}pcod"] if parent else []
+            db.execute(
+                f"INSERT INTO geography.admin{level} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [gid, pcod, f"Unit {pcod}", shapely.box(*box).wkb, *parent],
+            )
+    versions: dict[str, int] = {}
+    for cell_id, lon, lat, *service in cells:
+        versions[cell_id] = versions.get(cell_id, 0) + 1
+        first, last = service if service else (None, None)
+        db.execute(
+            "INSERT INTO infrastructure.cells (id, version, date_of_first_service, date_of_last_service, geom_point) "
+            "VALUES (?, ?, ?::DATE, ?::DATE, ?)",
+            [cell_id, versions[cell_id], first, last, shapely.Point(lon, lat).wkb],
+        )
+    for table, rows in (("calls", calls), ("sms", sms), ("mds", mds)):
+        frame = _events_frame(rows, with_outgoing=table != "mds")
+        if len(frame):
+            _insert(db, f"events.{table}", frame)
+            db.mark_ingested(table, sorted({t.date() for t in frame["datetime"]}))
+    db.refresh_cell_admin_units()
+    return TinyMachine(db)
+
+
+@pytest.fixture
+def tiny_db():
+    """Builder of small FlowDBs (see `build_tiny_db`); everything it built is closed afterwards."""
+    built: list[TinyMachine] = []
+
+    def build(**kwargs: Any) -> TinyMachine:
+        machine = build_tiny_db(**kwargs)
+        built.append(machine)
+        return machine
+
+    yield build
+    for machine in built:
+        machine.close()
+        machine.db.close()
