@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -27,7 +27,7 @@ DEFAULT_EVENT_TYPES: tuple[str, ...] = ("calls", "sms")
 
 def _parse_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if not isinstance(value, str):
@@ -36,6 +36,8 @@ def _parse_datetime(value: object) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"'{value}' is not an ISO date or datetime") from None
+    if parsed.tzinfo is not None:  # event times are stored in UTC
+        parsed = parsed.astimezone(UTC)
     return parsed.replace(tzinfo=None)
 
 
