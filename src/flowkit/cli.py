@@ -140,3 +140,7 @@ def demo(data_dir: Path, port: int) -> None:
     click.echo("Try it in Python (pip install flowclient==1.34.0, or `uv run python` here):\n")
     click.echo(DEMO_EXAMPLE.format(url=url) + "\n")
     _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Ingestion: operator CDR files become FlowDB rows, pseudonymised and quality-checked."""

@@ -1,0 +1,1 @@
+"""OPAL: the web portal serving FlowKit aggregates to ministries, statistics offices and NGOs."""
