@@ -27,6 +27,7 @@ optional fourth item `outgoing` (default True; ignored for mds, which has no suc
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -173,3 +174,24 @@ def tiny_db():
     for machine in built:
         machine.close()
         machine.db.close()
+
+
+def sixteen_and_fifteen() -> FlowDB:
+    """Area A holds 16 subscribers on 2016-01-01 (served), area B 15 (redacted): one call each."""
+    db = FlowDB()
+    db.execute(
+        "INSERT INTO geography.admin3 (gid, admin3pcod, admin3name, geom) VALUES (1, 'A', 'a', ?), (2, 'B', 'b', ?)",
+        [shapely.box(0, 0, 1, 1).wkb, shapely.box(1, 0, 2, 1).wkb],
+    )
+    db.execute(
+        "INSERT INTO infrastructure.cells (id, version, geom_point) VALUES ('cA', 0, ?), ('cB', 0, ?)",
+        [shapely.Point(0.5, 0.5).wkb, shapely.Point(1.5, 0.5).wkb],
+    )
+    db.refresh_cell_admin_units()
+    db.execute(
+        "INSERT INTO events.calls (id, outgoing, datetime, msisdn, location_id) "
+        "SELECT i::VARCHAR, true, TIMESTAMP '2016-01-01 10:00', 's' || i, CASE WHEN i < 16 THEN 'cA' ELSE 'cB' END "
+        "FROM range(31) t(i)"
+    )
+    db.mark_ingested("calls", [date(2016, 1, 1)])
+    return db

@@ -2,17 +2,16 @@
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import jwt
 import pytest
-import shapely
 from starlette.testclient import TestClient
+from tests.conftest import sixteen_and_fifteen
 
 from flowkit.api.access_log import configure_logging
 from flowkit.api.app import create_app
 from flowkit.auth.tokens import compress_roles, ensure_key_pair, mint_token
-from flowkit.db import FlowDB
 from flowkit.machine.catalogue import scope_universe
 from flowkit.machine.queries import Machine
 
@@ -30,22 +29,7 @@ def keys(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(keys):
     """Area A holds 16 subscribers and area B 15 on 2016-01-01: A is served, B is redacted."""
-    db = FlowDB()
-    db.execute(
-        "INSERT INTO geography.admin3 (gid, admin3pcod, admin3name, geom) VALUES (1, 'A', 'a', ?), (2, 'B', 'b', ?)",
-        [shapely.box(0, 0, 1, 1).wkb, shapely.box(1, 0, 2, 1).wkb],
-    )
-    db.execute(
-        "INSERT INTO infrastructure.cells (id, version, geom_point) VALUES ('cA', 0, ?), ('cB', 0, ?)",
-        [shapely.Point(0.5, 0.5).wkb, shapely.Point(1.5, 0.5).wkb],
-    )
-    db.refresh_cell_admin_units()
-    db.execute(
-        "INSERT INTO events.calls (id, outgoing, datetime, msisdn, location_id) "
-        "SELECT i::VARCHAR, true, TIMESTAMP '2016-01-01 10:00', 's' || i, CASE WHEN i < 16 THEN 'cA' ELSE 'cB' END "
-        "FROM range(31) t(i)"
-    )
-    db.mark_ingested("calls", [date(2016, 1, 1)])
+    db = sixteen_and_fifteen()
     machine = Machine(db)
     yield TestClient(create_app(machine, public_key=keys[1], server_name=SERVER), follow_redirects=False)
     machine.close()
@@ -118,7 +102,9 @@ def test_expired_token_is_401(client, keys):
 
 
 def test_wrong_audience_is_422(client, keys):
-    response = client.get("/api/0/available_dates", headers=bearer(keys, {"r": ["get_available_dates"]}, audience="other"))
+    response = client.get(
+        "/api/0/available_dates", headers=bearer(keys, {"r": ["get_available_dates"]}, audience="other")
+    )
     assert (response.status_code, response.json()) == (422, {"msg": "Audience doesn't match"})
 
 
@@ -130,7 +116,11 @@ def test_foreign_signature_is_422(client, tmp_path):
 
 
 def test_token_without_subject_is_422(client, keys):
-    claims = {"aud": SERVER, "exp": int(time.time()) + 60, "user_claims": compress_roles({"r": ["get_available_dates"]})}
+    claims = {
+        "aud": SERVER,
+        "exp": int(time.time()) + 60,
+        "user_claims": compress_roles({"r": ["get_available_dates"]}),
+    }
     token = jwt.encode(claims, keys[0], algorithm="RS256")
     response = client.get("/api/0/available_dates", headers={"Authorization": f"Bearer {token}"})
     assert (response.status_code, response.json()) == (422, {"msg": 'Token is missing the "sub" claim'})
@@ -166,7 +156,9 @@ def test_poll_needs_query_scopes_and_get_needs_get_result(client, everything, ke
     assert client.get(f"/api/0/poll/{query_id}", headers=bearer(keys, {"r": triplets})).status_code == 303
     assert client.get(f"/api/0/poll/{query_id}", headers=bearer(keys, {"r": ["get_result"]})).status_code == 403
     assert client.get(f"/api/0/get/{query_id}", headers=bearer(keys, {"r": triplets})).status_code == 403
-    assert client.get(f"/api/0/get/{query_id}", headers=bearer(keys, {"r": ["get_result", *triplets]})).status_code == 200
+    assert (
+        client.get(f"/api/0/get/{query_id}", headers=bearer(keys, {"r": ["get_result", *triplets]})).status_code == 200
+    )
     no_geography = bearer(keys, {"r": ["get_result", *triplets]})
     assert client.get(f"/api/0/get/{query_id}.geojson", headers=no_geography).status_code == 403
 

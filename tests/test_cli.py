@@ -25,8 +25,19 @@ def data_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("data")
     result = CliRunner().invoke(
         main,
-        ["synth", "--data-dir", str(path), "--subscribers", "400", "--start-date", "2016-01-01", "--end-date", "2016-01-05",
-         "--crisis-date", "2016-01-03"],
+        [
+            "synth",
+            "--data-dir",
+            str(path),
+            "--subscribers",
+            "400",
+            "--start-date",
+            "2016-01-01",
+            "--end-date",
+            "2016-01-05",
+            "--crisis-date",
+            "2016-01-03",
+        ],
     )
     assert result.exit_code == 0, result.output
     return path
@@ -39,8 +50,20 @@ def test_synth_refuses_to_overwrite(data_dir):
 
 def test_token_with_roles(data_dir):
     result = CliRunner().invoke(
-        main, ["token", "--data-dir", str(data_dir), "--user", "alice", "--role", "a=run,get_result", "--role", "b=get_available_dates",
-               "--lifetime-minutes", "5"],
+        main,
+        [
+            "token",
+            "--data-dir",
+            str(data_dir),
+            "--user",
+            "alice",
+            "--role",
+            "a=run,get_result",
+            "--role",
+            "b=get_available_dates",
+            "--lifetime-minutes",
+            "5",
+        ],
     )
     assert result.exit_code == 0, result.output
     public_key = (data_dir / "keys" / PUBLIC_KEY_FILE).read_text()
@@ -66,10 +89,15 @@ def test_serve_answers_with_the_data_dirs_key(data_dir):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    token = CliRunner().invoke(main, ["token", "--data-dir", str(data_dir), "--user", "carol", "--all-scopes"]).output.strip()
+    token = (
+        CliRunner()
+        .invoke(main, ["token", "--data-dir", str(data_dir), "--user", "carol", "--all-scopes"])
+        .output.strip()
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "flowkit.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}/api/0/available_dates"

@@ -2,18 +2,17 @@
 
 import asyncio
 import inspect
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
-import shapely
+from tests.conftest import sixteen_and_fifteen
+from tests.live_server import serving
 
 import flowkit.client as fk
 from flowkit.api.app import create_app
 from flowkit.auth.tokens import ensure_key_pair, mint_token
-from flowkit.db import FlowDB
 from flowkit.machine.catalogue import scope_universe
 from flowkit.machine.queries import Machine
-from tests.live_server import serving
 
 SERVER = "client-test"
 
@@ -21,22 +20,7 @@ SERVER = "client-test"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     """Area A holds 16 subscribers on 2016-01-01 (served), area B 15 (redacted)."""
-    db = FlowDB()
-    db.execute(
-        "INSERT INTO geography.admin3 (gid, admin3pcod, admin3name, geom) VALUES (1, 'A', 'a', ?), (2, 'B', 'b', ?)",
-        [shapely.box(0, 0, 1, 1).wkb, shapely.box(1, 0, 2, 1).wkb],
-    )
-    db.execute(
-        "INSERT INTO infrastructure.cells (id, version, geom_point) VALUES ('cA', 0, ?), ('cB', 0, ?)",
-        [shapely.Point(0.5, 0.5).wkb, shapely.Point(1.5, 0.5).wkb],
-    )
-    db.refresh_cell_admin_units()
-    db.execute(
-        "INSERT INTO events.calls (id, outgoing, datetime, msisdn, location_id) "
-        "SELECT i::VARCHAR, true, TIMESTAMP '2016-01-01 10:00', 's' || i, CASE WHEN i < 16 THEN 'cA' ELSE 'cB' END "
-        "FROM range(31) t(i)"
-    )
-    db.mark_ingested("calls", [date(2016, 1, 1)])
+    db = sixteen_and_fifteen()
     private_key, public_key = ensure_key_pair(tmp_path_factory.mktemp("keys"), key_size=2048)
     machine = Machine(db)
 

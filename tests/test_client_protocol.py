@@ -3,12 +3,12 @@
 import jwt
 import pandas as pd
 import pytest
+from httpx import Response
 
 from flowkit.client import protocol
 from flowkit.client.connection import Connection
 from flowkit.client.errors import APIError, AuthorizationError, ConnectionFailed, QueryNotFound, TokenError
 from flowkit.client.protocol import Progress, Request, Sleep
-from httpx import Response
 
 SPEC = {"query_kind": "spatial_aggregate", "locations": {"query_kind": "daily_location"}}
 QID = "5ffe4a96dbe33a117ae9550178b81836"
@@ -180,7 +180,7 @@ def test_query_result_reruns_a_query_the_server_forgot(forgotten_at):
     before = [Response(404)] if forgotten_at == "poll" else [ready(), Response(404, json={"msg": "known, not run"})]
     replies = [*before, accepted("new"), ready("new"), Response(200, json=ROWS)]
     effects, (query_id, _) = drive(protocol.query_result(SPEC, "old", disable_progress=True), replies)
-    assert [e.path for e in effects][len(before):] == ["run", "poll/new", "get/new"] and query_id == "new"
+    assert [e.path for e in effects][len(before) :] == ["run", "poll/new", "get/new"] and query_id == "new"
     assert effects[len(before)] == Request("POST", "run", json=SPEC)
 
 

@@ -78,14 +78,15 @@ def test_builders_emit_what_flowclient_emits(kind):
 
 def test_modal_location_from_dates_matches_flowclient():
     params = dict(
-        start_date="2016-01-30", end_date="2016-02-02",
-        aggregation_unit="admin1", method="last", hours=(3, 9)
+        start_date="2016-01-30", end_date="2016-02-02", aggregation_unit="admin1", method="last", hours=(3, 9)
     )
     ours = flowkit.client.modal_location_from_dates_spec(**params)
     assert ours == flowclient.modal_location_from_dates_spec(**params)
     assert [day["date"] for day in ours["locations"]] == ["2016-01-30", "2016-01-31", "2016-02-01"]
     assert set(inspect.signature(flowkit.client.modal_location_from_dates_spec).parameters) == {
-        "start_date", "end_date", *(set(KINDS["daily_location"].model_fields) - {"query_kind", "date"})
+        "start_date",
+        "end_date",
+        *(set(KINDS["daily_location"].model_fields) - {"query_kind", "date"}),
     }
 
 

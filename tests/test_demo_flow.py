@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import flowclient
 import pytest
+from tests.live_server import serving
 
 import flowkit.client
 from flowkit.api.app import create_app
@@ -18,7 +19,6 @@ from flowkit.db import FlowDB
 from flowkit.db.synthetic import SyntheticConfig, generate
 from flowkit.machine.catalogue import scope_universe
 from flowkit.machine.queries import Machine
-from tests.live_server import serving
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,9 @@ def api(country, tmp_path_factory):
     db, _ = country
     private_key, public_key = ensure_key_pair(tmp_path_factory.mktemp("keys"), key_size=2048)
     machine = Machine(db)
-    token = mint_token(private_key, user="analyst", audience=SERVER, roles={"demo": scope_universe()}, lifetime=timedelta(hours=1))
+    token = mint_token(
+        private_key, user="analyst", audience=SERVER, roles={"demo": scope_universe()}, lifetime=timedelta(hours=1)
+    )
     with serving(create_app(machine, public_key=public_key, server_name=SERVER)) as url:
         yield url, token
     machine.close()
@@ -121,7 +123,11 @@ def test_demo_flow(client, api, country):
         assert left > stayed
 
     hourly = client.location_event_counts(
-        connection=conn, start_date="2016-02-10", end_date="2016-02-11", aggregation_unit="admin3", count_interval="hour"
+        connection=conn,
+        start_date="2016-02-10",
+        end_date="2016-02-11",
+        aggregation_unit="admin3",
+        count_interval="hour",
     ).get_result(disable_progress=True)
     assert list(hourly.columns) == ["pcod", "date", "hour", "value"]
     assert set(hourly.date) == {"2016-02-10"} and set(hourly.hour) <= set(range(24)) and (hourly.value > 0).all()

@@ -16,7 +16,10 @@ from flowkit.db.synthetic import SyntheticConfig, generate
 
 SMALL = SyntheticConfig(subscribers=1000, end_date=date(2016, 1, 10), crisis_date=date(2016, 1, 6), cells=300)
 TABLES = [f"geography.admin{level}" for level in range(4)] + [
-    "infrastructure.sites", "infrastructure.cells", "infrastructure.tacs", "geography.cell_admin_units",
+    "infrastructure.sites",
+    "infrastructure.cells",
+    "infrastructure.tacs",
+    "geography.cell_admin_units",
     *(f"events.{t}" for t in EVENT_TYPES),
 ]
 # each event with the admin3 of the cell version in service on the event's date
@@ -63,17 +66,23 @@ def test_generate_refuses_a_filled_flowdb(synthetic):
 def test_summary_matches_tables(synthetic):
     db, summary = synthetic
     assert summary["rows"] == {t: scalar(db, f"SELECT count(*) FROM events.{t}") for t in EVENT_TYPES}
-    assert summary["admin_units"] == {f"admin{n}": scalar(db, f"SELECT count(*) FROM geography.admin{n}") for n in range(4)}
+    assert summary["admin_units"] == {
+        f"admin{n}": scalar(db, f"SELECT count(*) FROM geography.admin{n}") for n in range(4)
+    }
     assert summary["cells"] == scalar(db, "SELECT count(DISTINCT id) FROM infrastructure.cells")
     assert len(summary["crisis_pcods"]) == SMALL.crisis_areas
-    assert set(summary["crisis_pcods"]) <= {p for (p,) in db.execute("SELECT admin3pcod FROM geography.admin3").fetchall()}
+    assert set(summary["crisis_pcods"]) <= {
+        p for (p,) in db.execute("SELECT admin3pcod FROM geography.admin3").fetchall()
+    }
     assert db.available_dates() == {t: [d.isoformat() for d in SMALL.days] for t in sorted(EVENT_TYPES)}
 
 
 def test_admin_units_nest_exactly(synthetic):
     db, _ = synthetic
     parents = ["NULL", "admin0pcod", "admin1pcod", "admin2pcod"]
-    units = {n: db.execute(f"SELECT admin{n}pcod, {parents[n]}, geom FROM geography.admin{n}").fetchall() for n in range(4)}
+    units = {
+        n: db.execute(f"SELECT admin{n}pcod, {parents[n]}, geom FROM geography.admin{n}").fetchall() for n in range(4)
+    }
     assert len(units[0]) == 1 and len(units[3]) >= 60
     geoms = {pcod: shapely.from_wkb(bytes(g)) for level in units.values() for pcod, _, g in level}
     assert all(g.geom_type == "MultiPolygon" and g.is_valid for g in geoms.values())
@@ -94,7 +103,9 @@ def test_cells_sites_and_versions(synthetic):
     )
     assert scalar(db, "SELECT bool_and(regexp_full_match(id, '[A-Za-z0-9]{8}')) FROM infrastructure.cells")
     assert scalar(db, "SELECT bool_and(regexp_full_match(id, '[A-Za-z0-9]{6}')) FROM infrastructure.sites")
-    assert not scalar(db, "SELECT count(*) FROM infrastructure.cells WHERE site_id NOT IN (SELECT id FROM infrastructure.sites)")
+    assert not scalar(
+        db, "SELECT count(*) FROM infrastructure.cells WHERE site_id NOT IN (SELECT id FROM infrastructure.sites)"
+    )
     # a re-sited cell: version 0 until a day within the period, version 1 from the next day, elsewhere in the same admin3
     resited = db.execute("""
         SELECT v0.date_of_last_service, v1.date_of_first_service, v1.date_of_last_service,
@@ -116,17 +127,23 @@ def test_cells_sites_and_versions(synthetic):
 def test_calls_and_sms_are_pairs(synthetic, table):
     db, _ = synthetic
     duration = "out.duration IS NOT DISTINCT FROM inc.duration" if table == "calls" else "true"
-    bad = scalar(db, f"""
+    bad = scalar(
+        db,
+        f"""
         SELECT count(*) FROM (SELECT id, count(*) AS n, sum(outgoing::INT) AS outgoing FROM events.{table} GROUP BY id)
         WHERE n <> 2 OR outgoing <> 1
-    """)
+    """,
+    )
     assert bad == 0
-    mismatched = scalar(db, f"""
+    mismatched = scalar(
+        db,
+        f"""
         SELECT count(*) FROM events.{table} out
         JOIN events.{table} inc ON out.id = inc.id AND out.outgoing AND NOT inc.outgoing
         WHERE out.datetime <> inc.datetime OR out.msisdn <> inc.msisdn_counterpart OR out.msisdn_counterpart <> inc.msisdn
            OR out.msisdn = out.msisdn_counterpart OR NOT ({duration})
-    """)
+    """,
+    )
     assert mismatched == 0
 
 
@@ -166,22 +183,33 @@ def test_topups_and_data_sessions_add_up(synthetic):
     gap = "post_event_balance - (pre_event_balance + recharge_amount - airtime_fee - tax_and_fee)"
     assert scalar(db, f"SELECT max(abs({gap})) FROM events.topups") < 1e-9
     # the balance carries over: what is left before a top-up never exceeds what the previous one left
-    assert scalar(db, """
+    assert (
+        scalar(
+            db,
+            """
         SELECT count(*) FROM (
             SELECT pre_event_balance, lag(post_event_balance) OVER (PARTITION BY msisdn ORDER BY datetime) AS previous
             FROM events.topups
         ) WHERE pre_event_balance > previous
-    """) == 0
+    """,
+        )
+        == 0
+    )
     assert scalar(db, "SELECT max(abs(volume_total - volume_upload - volume_download)) FROM events.mds") < 1e-9
 
 
 def test_crisis_empties_the_crisis_areas(synthetic):
     db, summary = synthetic
     crisis = SMALL.crisis_date.isoformat()
-    shares = dict(db.execute(f"""
+    shares = dict(
+        db.execute(
+            f"""
         WITH located AS ({LOCATED}),
         home AS (SELECT msisdn, mode(admin3pcod) AS home FROM located WHERE datetime < ?::TIMESTAMP GROUP BY msisdn)
         SELECT datetime >= ?::TIMESTAMP, avg((admin3pcod = home)::INT) FROM located JOIN home USING (msisdn)
         WHERE list_contains(?, home) GROUP BY ALL
-    """, [crisis, crisis, summary["crisis_pcods"]]).fetchall())
+    """,
+            [crisis, crisis, summary["crisis_pcods"]],
+        ).fetchall()
+    )
     assert shares[False] > 0.5 and shares[True] < 0.3 * shares[False]

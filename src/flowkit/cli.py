@@ -11,7 +11,10 @@ import click
 from flowkit.data_dir import DEFAULT_SERVER_NAME, DataDir
 
 DATA_DIR = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-data"), show_default=True,
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-data"),
+    show_default=True,
     help="Directory holding the FlowDB file and the token keys.",
 )
 SERVER_NAME = click.option(
@@ -29,14 +32,24 @@ def main() -> None:
 @click.option("--subscribers", type=int, default=20_000, show_default=True)
 @click.option("--seed", type=int, default=2016, show_default=True)
 @click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-01-01", show_default=True)
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-29", show_default=True, help="Last day, inclusive.")
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2016-02-29",
+    show_default=True,
+    help="Last day, inclusive.",
+)
 @click.option("--crisis-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-10", show_default=True)
 def synth(data_dir: Path, subscribers: int, seed: int, start_date, end_date, crisis_date) -> None:
     """Generate a synthetic country into a new FlowDB."""
     from flowkit.db.synthetic import SyntheticConfig
 
     config = SyntheticConfig(
-        seed=seed, subscribers=subscribers, start_date=start_date.date(), end_date=end_date.date(), crisis_date=crisis_date.date()
+        seed=seed,
+        subscribers=subscribers,
+        start_date=start_date.date(),
+        end_date=end_date.date(),
+        crisis_date=crisis_date.date(),
     )
     _synthesise(DataDir(data_dir), config)
 
@@ -89,10 +102,14 @@ def _serve(data: DataDir, server_name: str, host: str, port: int) -> None:
 @DATA_DIR
 @SERVER_NAME
 @click.option("--user", required=True, help="The token's subject.")
-@click.option("--role", "roles", multiple=True, metavar="NAME=SCOPE,SCOPE,...", help="A role and its scopes (repeatable).")
+@click.option(
+    "--role", "roles", multiple=True, metavar="NAME=SCOPE,SCOPE,...", help="A role and its scopes (repeatable)."
+)
 @click.option("--all-scopes", is_flag=True, help="One role holding every scope this server knows.")
 @click.option("--lifetime-minutes", type=int, default=24 * 60, show_default=True)
-def token(data_dir: Path, server_name: str, user: str, roles: tuple[str, ...], all_scopes: bool, lifetime_minutes: int) -> None:
+def token(
+    data_dir: Path, server_name: str, user: str, roles: tuple[str, ...], all_scopes: bool, lifetime_minutes: int
+) -> None:
     """Print a token signed with this data dir's key."""
     if bool(roles) == all_scopes:
         raise click.UsageError("give either --role NAME=SCOPES (one or more) or --all-scopes")
@@ -111,7 +128,9 @@ def _token(data: DataDir, server_name: str, user: str, roles: dict | None, lifet
 
     private_key, _ = data.key_pair()
     roles = roles or {"all_scopes": scope_universe()}
-    return mint_token(private_key, user=user, audience=server_name, roles=roles, lifetime=timedelta(minutes=lifetime_minutes))
+    return mint_token(
+        private_key, user=user, audience=server_name, roles=roles, lifetime=timedelta(minutes=lifetime_minutes)
+    )
 
 
 DEMO_EXAMPLE = """\
@@ -132,11 +151,14 @@ def demo(data_dir: Path, port: int) -> None:
     data = DataDir(data_dir)
     if not data.flowdb_path.exists():
         click.echo("First run: generating the demo country (2016-01-01 to 2016-02-29, crisis on 2016-02-10)…")
-        _synthesise(data, SyntheticConfig(start_date=date(2016, 1, 1), end_date=date(2016, 2, 29), crisis_date=date(2016, 2, 10)))
+        _synthesise(
+            data,
+            SyntheticConfig(start_date=date(2016, 1, 1), end_date=date(2016, 2, 29), crisis_date=date(2016, 2, 10)),
+        )
     url = f"http://127.0.0.1:{port}"
     token = _token(data, DEFAULT_SERVER_NAME, "demo", None, 24 * 60)
     click.echo(f"\nFlowAPI: {url}/api/0   (OpenAPI: {url}/api/0/spec/openapi.json)")
-    click.echo(f"\nAn all-scopes token, valid 24 hours:\n\nTOKEN = \"{token}\"\n")
+    click.echo(f'\nAn all-scopes token, valid 24 hours:\n\nTOKEN = "{token}"\n')
     click.echo("Try it in Python (pip install flowclient==1.34.0, or `uv run python` here):\n")
     click.echo(DEMO_EXAMPLE.format(url=url) + "\n")
     _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)

@@ -124,7 +124,9 @@ async def get_geography(request: Request) -> Response:
         raise APIError(400, f"Unknown aggregation unit '{unit}'", status="Error")
     body = await run_in_threadpool(results.geography, _machine(request), unit)
     return Response(
-        body, media_type=results.MEDIA_TYPES["geojson"], headers={"Content-Disposition": f"attachment;filename={unit}.geojson"}
+        body,
+        media_type=results.MEDIA_TYPES["geojson"],
+        headers={"Content-Disposition": f"attachment;filename={unit}.geojson"},
     )
 
 

@@ -21,32 +21,49 @@ def openapi_document(server_name: str, version: str) -> dict:
     paths = {
         "/run": {
             "post": _route(
-                "Run a query", {"202": "Accepted; Location is the poll URL", "400": "Invalid spec", "401": "No token", "403": "Not permitted"},
-                operationId="run_query", requestBody=spec_body,
+                "Run a query",
+                {
+                    "202": "Accepted; Location is the poll URL",
+                    "400": "Invalid spec",
+                    "401": "No token",
+                    "403": "Not permitted",
+                },
+                operationId="run_query",
+                requestBody=spec_body,
             )
         },
         "/poll/{query_id}": {
             "get": _route(
                 "Query status and progress",
-                {"202": "Queued or executing", "303": "Completed; Location is the result URL", "404": "Unknown query", "500": "Errored"},
-                operationId="poll_query", parameters=[_ID],
+                {
+                    "202": "Queued or executing",
+                    "303": "Completed; Location is the result URL",
+                    "404": "Unknown query",
+                    "500": "Errored",
+                },
+                operationId="poll_query",
+                parameters=[_ID],
             )
         },
         "/get/{query_id}": {
             "get": _route(
                 "A completed query's redacted result (append .csv or .geojson for other formats)",
                 {"200": "The result", "202": "Not ready", "404": "Unknown query"},
-                operationId="get_result", parameters=[_ID],
+                operationId="get_result",
+                parameters=[_ID],
             )
         },
         "/geography/{aggregation_unit}": {
             "get": _route(
-                "Boundaries of an aggregation unit as GeoJSON", {"200": "FeatureCollection", "403": "Not permitted"},
+                "Boundaries of an aggregation unit as GeoJSON",
+                {"200": "FeatureCollection", "403": "Not permitted"},
                 operationId="get_geography",
                 parameters=[{"name": "aggregation_unit", "in": "path", "required": True, "schema": {"type": "string"}}],
             )
         },
-        "/available_dates": {"get": _route("Dates with data per event type", {"200": "Dates"}, operationId="get_available_dates")},
+        "/available_dates": {
+            "get": _route("Dates with data per event type", {"200": "Dates"}, operationId="get_available_dates")
+        },
     }
     return {
         "openapi": "3.0.1",

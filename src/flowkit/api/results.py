@@ -63,7 +63,12 @@ def _shapes(machine: Machine, aggregation_unit: str) -> dict[tuple, tuple[dict, 
 def geography(machine: Machine, aggregation_unit: str) -> str:
     names = ("lon", "lat") if aggregation_unit == "lon-lat" else ("pcod",)
     features = [
-        {"type": "Feature", "id": i, "geometry": geometry, "properties": {**dict(zip(names, key)), "centroid": centroid}}
+        {
+            "type": "Feature",
+            "id": i,
+            "geometry": geometry,
+            "properties": {**dict(zip(names, key)), "centroid": centroid},
+        }
         for i, (key, (geometry, centroid)) in enumerate(_shapes(machine, aggregation_unit).items(), start=1)
     ]
     return json.dumps({"type": "FeatureCollection", "features": features})

@@ -34,9 +34,7 @@ def decompress_roles(claims: str) -> dict[str, list[str]]:
     return roles
 
 
-def mint_token(
-    private_key: str, *, user: str, audience: str, roles: dict[str, list[str]], lifetime: timedelta
-) -> str:
+def mint_token(private_key: str, *, user: str, audience: str, roles: dict[str, list[str]], lifetime: timedelta) -> str:
     """A signed token for `user` on server `audience` holding `roles`."""
     now = datetime.now(UTC)
     claims = {

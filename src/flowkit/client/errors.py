@@ -80,6 +80,7 @@ def error_for(response: httpx.Response) -> APIError:
     text = response.text.strip() if body is None else ""
     return error(response.status_code, text or f"Unexpected reply: {response.reason_phrase}", body)
 
+
 @contextmanager
 def transport_errors(url: str) -> Iterator[None]:
     """Network failures as ConnectionFailed, for both drivers."""

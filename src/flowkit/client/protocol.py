@@ -101,7 +101,7 @@ def query_is_ready(query_id: str) -> Operation[tuple[bool, httpx.Response]]:
 
 
 def get_status(query_id: str | None) -> Operation[str]:
-    """"not_running" (never run, or unknown to the server), "queued", "executing" or "completed"."""
+    """ "not_running" (never run, or unknown to the server), "queued", "executing" or "completed"."""
     if query_id is None:
         return "not_running"
     try:

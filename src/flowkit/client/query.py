@@ -43,7 +43,7 @@ class _Query:
 
     @property
     def status(self) -> Any:
-        """"not_running", "queued", "executing" or "completed"."""
+        """ "not_running", "queued", "executing" or "completed"."""
         return self.connection.perform(protocol.get_status(self.query_id))
 
     def wait_until_ready(self, poll_interval: float = 1, disable_progress: bool | None = None) -> Any:
@@ -81,7 +81,7 @@ def run_query(*, connection: Any, query_spec: dict) -> Any:
 
 
 def get_status(*, connection: Any, query_id: str) -> Any:
-    """"not_running", "queued", "executing" or "completed"."""
+    """ "not_running", "queued", "executing" or "completed"."""
     return connection.perform(protocol.get_status(query_id))
 
 

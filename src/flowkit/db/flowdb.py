@@ -77,7 +77,10 @@ class FlowDB:
         for level in ADMIN_LEVELS:
             admin = self.execute(f"SELECT admin{level}pcod, geom FROM geography.admin{level} ORDER BY gid").fetchall()
             mapping[f"admin{level}pcod"] = locate_points(
-                mapping["lon"].to_numpy(), mapping["lat"].to_numpy(), [bytes(g) for _, g in admin], [p for p, _ in admin]
+                mapping["lon"].to_numpy(),
+                mapping["lat"].to_numpy(),
+                [bytes(g) for _, g in admin],
+                [p for p, _ in admin],
             )
         cursor = self.cursor()
         cursor.execute("BEGIN")

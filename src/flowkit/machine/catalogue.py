@@ -48,7 +48,9 @@ def parse_spec(data: Any) -> QuerySpec:
     try:
         return _top_level_adapter().validate_python(data)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error), error.errors(include_url=False, include_context=False)) from None
+        raise SpecError(
+            describe_validation_error(error), error.errors(include_url=False, include_context=False)
+        ) from None
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -55,7 +55,9 @@ class Inputs:
             table = table.filter((table.datetime >= start) & (table.datetime < stop))
             if hours is not None:
                 table = table.filter(hours_filter(table.datetime, hours))
-            selected.append(table.select(subscriber=table.msisdn, **{c: table[c] for c in columns if c != "subscriber"}))
+            selected.append(
+                table.select(subscriber=table.msisdn, **{c: table[c] for c in columns if c != "subscriber"})
+            )
         return ibis.union(*selected, distinct=False) if len(selected) > 1 else selected[0]
 
     def located_events(self, aggregation_unit: str, *, columns: Sequence[str] = ("datetime",), **selection) -> ir.Table:

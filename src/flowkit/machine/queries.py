@@ -69,7 +69,8 @@ class Machine:
         self._errors: dict[str, str] = {}
         self._stored = {row[0] for row in db.execute("SELECT query_id FROM cache.cached").fetchall()}
         self._specs: dict[str, QuerySpec] = {
-            query_id: parse_spec_json(spec) for query_id, spec in db.execute("SELECT query_id, spec FROM cache.queries").fetchall()
+            query_id: parse_spec_json(spec)
+            for query_id, spec in db.execute("SELECT query_id, spec FROM cache.queries").fetchall()
         }
 
     def close(self) -> None:
@@ -173,7 +174,14 @@ class Machine:
                     compute_ms = (time.perf_counter() - started) * 1000
                     cursor.execute(
                         "INSERT INTO cache.cached VALUES (?, ?, ?, ?, now()::TIMESTAMP, 0, now()::TIMESTAMP, ?, ?)",
-                        [query_id, MACHINE_VERSION, part.query_kind, part.model_dump_json(), compute_ms, f"x{query_id}"],
+                        [
+                            query_id,
+                            MACHINE_VERSION,
+                            part.query_kind,
+                            part.model_dump_json(),
+                            compute_ms,
+                            f"x{query_id}",
+                        ],
                     )
                     children = {child.query_id for child in part.children()}
                     for child in sorted(children):

@@ -18,7 +18,7 @@ from flowkit.db.synthetic.population import build_population
 __all__ = ["SyntheticConfig", "generate"]
 
 
-def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:
+def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:  # noqa: B008 (frozen)
     """Fill an empty FlowDB with the synthetic country; returns a summary of what was made."""
     for table in ("geography.admin0", "infrastructure.cells", *(f"events.{t}" for t in EVENT_TYPES)):
         if db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
@@ -29,7 +29,9 @@ def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:
     population = build_population(country, network, handsets, config)
     tables = {f"geography.admin{level}": table for level, table in country.tables().items()}
     tables |= {
-        "infrastructure.sites": network.sites, "infrastructure.cells": network.cells, "infrastructure.tacs": handsets.table
+        "infrastructure.sites": network.sites,
+        "infrastructure.cells": network.cells,
+        "infrastructure.tacs": handsets.table,
     }
     cursor = db.cursor()
     for name, table in tables.items():

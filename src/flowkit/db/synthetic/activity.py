@@ -22,7 +22,32 @@ from flowkit.db.synthetic.population import CONTACTS, Population
 
 # Relative event rates by hour of day: quiet at night, a morning rise, midday and evening peaks.
 HOURS = np.array(
-    [1.0, 0.5, 0.3, 0.2, 0.2, 0.4, 1.2, 2.8, 4.2, 5.0, 5.5, 6.0, 6.5, 6.0, 5.4, 5.2, 5.6, 6.3, 7.0, 7.5, 7.0, 5.5, 3.5, 2.0]
+    [
+        1.0,
+        0.5,
+        0.3,
+        0.2,
+        0.2,
+        0.4,
+        1.2,
+        2.8,
+        4.2,
+        5.0,
+        5.5,
+        6.0,
+        6.5,
+        6.0,
+        5.4,
+        5.2,
+        5.6,
+        6.3,
+        7.0,
+        7.5,
+        7.0,
+        5.5,
+        3.5,
+        2.0,
+    ]
 )
 HOURS /= HOURS.sum()
 OFFICE_HOURS = (9, 17)
@@ -112,7 +137,9 @@ class Day:
         upload = np.round(download * self.rng.uniform(0.05, 0.3, n), 3)
         extra = dict(
             duration=np.ceil(self.rng.lognormal(np.log(300), 1.0, n)),
-            volume_total=upload + download, volume_upload=upload, volume_download=download,
+            volume_total=upload + download,
+            volume_upload=upload,
+            volume_download=download,
         )
         return self._one_row(subscriber, **extra)
 
@@ -128,8 +155,12 @@ class Day:
         post = np.round(pre + amount - airtime_fee - tax_and_fee, 2)
         balance[subscriber] = post
         extra = dict(
-            type=rng.integers(0, len(TOPUP_TYPES), n), recharge_amount=amount, airtime_fee=airtime_fee,
-            tax_and_fee=tax_and_fee, pre_event_balance=pre, post_event_balance=post,
+            type=rng.integers(0, len(TOPUP_TYPES), n),
+            recharge_amount=amount,
+            airtime_fee=airtime_fee,
+            tax_and_fee=tax_and_fee,
+            pre_event_balance=pre,
+            post_event_balance=post,
         )
         return self._one_row(subscriber, **extra)
 
@@ -189,8 +220,12 @@ def _sorted(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _arrow(
-    rows: dict[str, np.ndarray], day: date, handset: np.ndarray,
-    population: Population, handsets: Handsets, location: pa.Array,
+    rows: dict[str, np.ndarray],
+    day: date,
+    handset: np.ndarray,
+    population: Population,
+    handsets: Handsets,
+    location: pa.Array,
 ) -> pa.Table:
     """Event rows as an Arrow table; strings as dictionary columns over per-subscriber arrays."""
     rows = dict(rows)

@@ -21,7 +21,9 @@ CENTRE = (0.5, -2.0)  # lon, lat: open sea south of Ghana
 STEP = 0.45  # lattice spacing in degrees (~50 km), hence the size of an admin3 area
 SPLITS = (4, 4, 5)  # admin1 units, admin2 per admin1, admin3 per admin2 (on average)
 CITY_SHARES = (0.2, 0.1)  # the capital and a second city, relative to everyone else
-SYLLABLES = np.array("ba be bo da di do fa ga ka ke ki ko la le lo ma me mi mo na ne ni no pa ra ri ro sa so ta ti to wa".split())
+SYLLABLES = np.array(
+    "ba be bo da di do fa ga ka ke ki ko la le lo ma me mi mo na ne ni no pa ra ri ro sa so ta ti to wa".split()
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ def build_country(config: SyntheticConfig) -> Country:
     names = iter(_names(rng, sum(len(r) for r in rows.values())))
     units = {
         level: pd.DataFrame(
-            [(pcod, next(names), parent, shapely.coverage_union_all(cells[members]) if level < 3 else cells[members])
-             for pcod, parent, members in level_rows],
+            [
+                (pcod, next(names), parent, shapely.coverage_union_all(cells[members]) if level < 3 else cells[members])
+                for pcod, parent, members in level_rows
+            ],
             columns=["pcod", "name", "parent", "geometry"],
         )
         for level, level_rows in rows.items()
@@ -115,7 +119,9 @@ def _regions(points: np.ndarray, members: np.ndarray, parts: int, neighbours: li
     while (region < 0).any():  # one pass per admin3 cell
         for r in np.argsort(np.bincount(region[region >= 0], minlength=parts), kind="stable"):
             frontier = [
-                local[n] for i in np.flatnonzero(region == r) for n in neighbours[members[i]].tolist()
+                local[n]
+                for i in np.flatnonzero(region == r)
+                for n in neighbours[members[i]].tolist()
                 if n in local and region[local[n]] < 0
             ]
             if frontier:

@@ -81,14 +81,16 @@ def build_handsets(config: SyntheticConfig) -> Handsets:
     kind = rng.choice(len(HANDSET_TYPES), n, p=[0.6, 0.28, 0.12])
     kind[np.isin(brand, ["Apple", "Google"])] = 0
     conditions = [brand == "Apple", kind == 0, kind == 1]
-    table = pa.table({
-        "id": pa.array(tac),
-        "brand": pa.array(brand),
-        "model": pa.array(np.char.add(np.char.add(brand, " "), rng.integers(100, 1000, n).astype(str))),
-        "software_os_vendor": pa.array(np.select(conditions, ["Apple", "Google", "KaiOS Technologies"], brand)),
-        "software_os_name": pa.array(np.select(conditions, ["iOS", "Android", "KaiOS"], "Proprietary")),
-        "hnd_type": pa.array(HANDSET_TYPES[kind]),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(tac),
+            "brand": pa.array(brand),
+            "model": pa.array(np.char.add(np.char.add(brand, " "), rng.integers(100, 1000, n).astype(str))),
+            "software_os_vendor": pa.array(np.select(conditions, ["Apple", "Google", "KaiOS Technologies"], brand)),
+            "software_os_name": pa.array(np.select(conditions, ["iOS", "Android", "KaiOS"], "Proprietary")),
+            "hnd_type": pa.array(HANDSET_TYPES[kind]),
+        }
+    )
     popularity = 1 / (rng.permutation(n) + 3)
     return Handsets(tac, popularity / popularity.sum(), DATA_USE[kind], table)
 
@@ -115,8 +117,12 @@ def _points_inside(polygons: np.ndarray, propose: Callable[[np.ndarray], np.ndar
 
 
 def _versions(
-    ids: np.ndarray, site: np.ndarray, xy: np.ndarray,
-    first_service: np.ndarray, last_service: np.ndarray, moved: np.ndarray,
+    ids: np.ndarray,
+    site: np.ndarray,
+    xy: np.ndarray,
+    first_service: np.ndarray,
+    last_service: np.ndarray,
+    moved: np.ndarray,
 ) -> tuple[pa.Table, np.ndarray]:
     """Rows of a sites or cells table: version 0 of every id (`site` gives each id's site), and
     version 1 at the moved point from the day after its site's last service."""
@@ -129,11 +135,13 @@ def _versions(
     first = np.where(version == 0, first_service[s], last_service[s] + 1)
     last = np.where(version == 0, last_service[s], np.datetime64("NaT"))
     points = np.where(version[:, None] == 0, xy[s], moved[s])
-    table = pa.table({
-        "id": pa.array(ids[index]),
-        "version": pa.array(version),
-        "date_of_first_service": pa.array(first, mask=np.isnat(first)),
-        "date_of_last_service": pa.array(last, mask=np.isnat(last)),
-        "geom_point": pa.array(shapely.to_wkb(shapely.points(points)), pa.binary()),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(ids[index]),
+            "version": pa.array(version),
+            "date_of_first_service": pa.array(first, mask=np.isnat(first)),
+            "date_of_last_service": pa.array(last, mask=np.isnat(last)),
+            "geom_point": pa.array(shapely.to_wkb(shapely.points(points)), pa.binary()),
+        }
+    )
     return table, s

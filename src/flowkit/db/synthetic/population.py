@@ -107,7 +107,12 @@ def _work_areas(rng: np.random.Generator, country: Country, home_area: np.ndarra
 
 
 def _displace(
-    rng: np.random.Generator, country: Country, network: Network, cells: np.ndarray, moves: np.ndarray, crisis: np.ndarray
+    rng: np.random.Generator,
+    country: Country,
+    network: Network,
+    cells: np.ndarray,
+    moves: np.ndarray,
+    crisis: np.ndarray,
 ) -> np.ndarray:
     """`cells`, except that movers' cells in a crisis area become a random cell of a touching
     area outside the crisis: mostly the most populous one (the host), else by population."""

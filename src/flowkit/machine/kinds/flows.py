@@ -10,7 +10,14 @@ from flowkit.machine.redaction import Redaction
 from flowkit.machine.spec import QuerySpec, register
 
 JoinType = Literal["inner", "full outer", "left", "right", "left outer", "right outer"]
-_IBIS_JOIN = {"inner": "inner", "full outer": "outer", "left": "left", "right": "right", "left outer": "left", "right outer": "right"}
+_IBIS_JOIN = {
+    "inner": "inner",
+    "full outer": "outer",
+    "left": "left",
+    "right": "right",
+    "left outer": "left",
+    "right outer": "right",
+}
 
 
 @register

@@ -34,7 +34,9 @@ class LocationEventCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
 
         def bucketed(direction: Direction, subscriber_subset: str | None):
             columns = ("datetime", "outgoing") if direction != "both" else ("datetime",)
-            events = inputs.located_events(self.aggregation_unit, columns=columns, subscriber_subset=subscriber_subset, **window)
+            events = inputs.located_events(
+                self.aggregation_unit, columns=columns, subscriber_subset=subscriber_subset, **window
+            )
             if direction != "both":
                 events = events.filter(events.outgoing == (direction == "out"))
             return events.mutate(

@@ -25,7 +25,5 @@ class ModalLocation(QuerySpec):
         return locations
 
     def compute(self, inputs):
-        days = [
-            inputs.result(loc).mutate(_day=ibis.literal(loc.date, type="timestamp")) for loc in self.locations
-        ]
+        days = [inputs.result(loc).mutate(_day=ibis.literal(loc.date, type="timestamp")) for loc in self.locations]
         return most_common_location(ibis.union(*days, distinct=False), self.location_columns, tag="_day")
