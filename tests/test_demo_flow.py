@@ -6,7 +6,9 @@ change, the district map, a GeoJSON result, flows, hourly event counts. Results 
 against plain SQL written independently in this file.
 """
 
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import flowclient
 import pytest
@@ -131,3 +133,19 @@ def test_demo_flow(client, api, country):
     ).get_result(disable_progress=True)
     assert list(hourly.columns) == ["pcod", "date", "hour", "value"]
     assert set(hourly.date) == {"2016-02-10"} and set(hourly.hour) <= set(range(24)) and (hourly.value > 0).all()
+
+
+def test_demo_notebook_runs(api, country, monkeypatch):
+    """docs/demo.ipynb, cell by cell, as a reader would run it against `make demo`."""
+    url, token = api
+    monkeypatch.setenv("FLOWKIT_URL", url)
+    monkeypatch.setenv("FLOWKIT_TOKEN", token)
+    notebook = json.loads((Path(__file__).parents[1] / "docs" / "demo.ipynb").read_text())
+    namespace = {"display": print}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), namespace)
+    change = dict(zip(namespace["joined_results"].pcod, namespace["joined_results"].percent_change))
+    assert all(change[pcod] <= -75 for pcod in country[1]["crisis_pcods"])
+    coloured = [f["properties"]["percent_change"] for f in namespace["admin3_geojson"]["features"]]
+    assert sum(value is not None for value in coloured) == len(namespace["joined_results"])

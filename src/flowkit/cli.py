@@ -157,10 +157,12 @@ def demo(data_dir: Path, port: int) -> None:
         )
     url = f"http://127.0.0.1:{port}"
     token = _token(data, DEFAULT_SERVER_NAME, "demo", None, 24 * 60)
+    data.write_secret("demo-token.txt", token)  # read by docs/demo.ipynb
     click.echo(f"\nFlowAPI: {url}/api/0   (OpenAPI: {url}/api/0/spec/openapi.json)")
     click.echo(f'\nAn all-scopes token, valid 24 hours:\n\nTOKEN = "{token}"\n')
     click.echo("Try it in Python (pip install flowclient==1.34.0, or `uv run python` here):\n")
     click.echo(DEMO_EXAMPLE.format(url=url) + "\n")
+    click.echo("Or the whole demo notebook: uv run --with jupyterlab jupyter lab docs/demo.ipynb\n")
     _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowkit.auth.tokens import ensure_key_pair
+from flowkit.auth.tokens import ensure_key_pair, write_private_file
 
 DEFAULT_SERVER_NAME = "flowkit-demo"
 
@@ -25,3 +25,9 @@ class DataDir:
     def key_pair(self) -> tuple[str, str]:
         """(private, public) PEM keys, made on first use; the private key file is mode 0600."""
         return ensure_key_pair(self.keys_dir)
+
+    def write_secret(self, name: str, text: str) -> Path:
+        """Write `text` to a file in the data dir that only its owner can read."""
+        path = self.root / name
+        write_private_file(path, (text + "\n").encode())
+        return path

@@ -61,10 +61,16 @@ def ensure_key_pair(directory: Path, *, key_size: int = 4096) -> tuple[str, str]
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
+        write_private_file(private_path, pem)
         public_path.write_bytes(
             key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
     return private_path.read_text(), public_path.read_text()
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create `path` readable by its owner only (mode 0600 before any byte is written)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
