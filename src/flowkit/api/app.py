@@ -18,6 +18,7 @@ from flowkit.api.openapi import openapi_document
 from flowkit.api.security import Authenticator, authorise
 from flowkit.machine.catalogue import SpecError, parse_spec, required_scopes
 from flowkit.machine.fields import AGGREGATION_UNITS
+from flowkit.machine.inputs import QueryInputError
 from flowkit.machine.queries import Machine, QueryState
 from flowkit.machine.spec import QuerySpec
 
@@ -39,7 +40,10 @@ async def run_query(request: Request) -> Response:
     except SpecError as error:
         raise APIError(400, error.msg, status="Error", payload={"validation_error_messages": error.errors}) from None
     authorise(request, ["run", *required_scopes(spec)])
-    query_id = await run_in_threadpool(_machine(request).run, spec)
+    try:
+        query_id = await run_in_threadpool(_machine(request).run, spec)
+    except QueryInputError as error:
+        raise APIError(400, str(error), status="Error") from None
     request.state.query_id = query_id
     return JSONResponse(
         {"query_id": query_id, "progress": _machine(request).progress(query_id).as_dict()},

@@ -58,38 +58,41 @@ class FlowDB:
         )
 
     def refresh_cell_admin_units(self) -> int:
-        """Recompute geography.cell_admin_units from cells and admin boundaries; returns its rows."""
-        cells = self.execute(
-            "SELECT id, version, date_of_first_service, date_of_last_service, geom_point "
+        """Recompute the derived location tables from cells, sites and admin boundaries.
+
+        `geography.cell_admin_units` (every cell version, its position and the admin unit of
+        each level containing it) and `geography.site_locations`; returns the cell versions mapped.
+        """
+        cells = self._positions(
+            "SELECT id AS location_id, version, date_of_first_service, date_of_last_service, geom_point, site_id "
             "FROM infrastructure.cells WHERE geom_point IS NOT NULL ORDER BY id, version"
-        ).df()
-        points = shapely.from_wkb([bytes(g) for g in cells["geom_point"]]) if len(cells) else []
-        mapping = pd.DataFrame(
-            {
-                "location_id": cells["id"],
-                "version": cells["version"],
-                "date_of_first_service": cells["date_of_first_service"],
-                "date_of_last_service": cells["date_of_last_service"],
-                "lon": shapely.get_x(points) if len(cells) else [],
-                "lat": shapely.get_y(points) if len(cells) else [],
-            }
         )
         for level in ADMIN_LEVELS:
             admin = self.execute(f"SELECT admin{level}pcod, geom FROM geography.admin{level} ORDER BY gid").fetchall()
-            mapping[f"admin{level}pcod"] = locate_points(
-                mapping["lon"].to_numpy(),
-                mapping["lat"].to_numpy(),
-                [bytes(g) for _, g in admin],
-                [p for p, _ in admin],
+            cells[f"admin{level}pcod"] = locate_points(
+                cells["lon"].to_numpy(), cells["lat"].to_numpy(), [bytes(g) for _, g in admin], [p for p, _ in admin]
             )
+        sites = self._positions(
+            "SELECT id AS site_id, version, date_of_first_service, date_of_last_service, geom_point "
+            "FROM infrastructure.sites WHERE geom_point IS NOT NULL ORDER BY id, version"
+        )
         cursor = self.cursor()
         cursor.execute("BEGIN")
-        cursor.execute("DELETE FROM geography.cell_admin_units")
-        cursor.register("_cell_admin_units", mapping)
-        cursor.execute("INSERT INTO geography.cell_admin_units SELECT * FROM _cell_admin_units")
-        cursor.unregister("_cell_admin_units")
+        for table, frame in (("cell_admin_units", cells), ("site_locations", sites)):
+            cursor.execute(f"DELETE FROM geography.{table}")
+            cursor.register("_positions", frame)
+            cursor.execute(f"INSERT INTO geography.{table} BY NAME SELECT * FROM _positions")
+            cursor.unregister("_positions")
         cursor.execute("COMMIT")
-        return len(mapping)
+        return len(cells)
+
+    def _positions(self, sql: str) -> pd.DataFrame:
+        """Rows of `sql` with their WKB `geom_point` replaced by `lon` and `lat`."""
+        frame = self.execute(sql).df()
+        points = shapely.from_wkb([bytes(g) for g in frame.pop("geom_point")])
+        frame["lon"] = shapely.get_x(points) if len(frame) else pd.Series(dtype=float)
+        frame["lat"] = shapely.get_y(points) if len(frame) else pd.Series(dtype=float)
+        return frame
 
     def mark_ingested(self, cdr_type: str, dates: list[date]) -> None:
         """Record dates of one event type as ingested (what etl.available_dates lists)."""

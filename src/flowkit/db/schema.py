@@ -129,7 +129,17 @@ CREATE TABLE IF NOT EXISTS geography.cell_admin_units (
     admin0pcod VARCHAR,
     admin1pcod VARCHAR,
     admin2pcod VARCHAR,
-    admin3pcod VARCHAR
+    admin3pcod VARCHAR,
+    site_id VARCHAR
+);
+-- One row per site version with its position: the versioned-site unit of meaningful locations.
+CREATE TABLE IF NOT EXISTS geography.site_locations (
+    site_id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    date_of_first_service DATE,
+    date_of_last_service DATE,
+    lon DOUBLE NOT NULL,
+    lat DOUBLE NOT NULL
 );
 """
 

@@ -12,12 +12,29 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-AggregationUnit = Literal["admin0", "admin1", "admin2", "admin3", "lon-lat"]
-AGGREGATION_UNITS: tuple[str, ...] = AggregationUnit.__args__
+AGGREGATION_UNITS = ("admin0", "admin1", "admin2", "admin3", "lon-lat")
+# Units of FlowKit's library that the API does not offer: raw cells, cell and site versions.
+LIBRARY_UNITS = ("cell", "versioned-cell", "versioned-site")
+
+
+def _aggregation_unit(value: object, info: ValidationInfo) -> str:
+    """An API unit; the library units too when validating with context {"library": True}."""
+    allowed = AGGREGATION_UNITS + (LIBRARY_UNITS if (info.context or {}).get("library") else ())
+    if value not in allowed:
+        raise PydanticCustomError("enum", "Input should be {expected}", {"expected": ", ".join(map(repr, allowed))})
+    return value
+
+
+AggregationUnit = Annotated[
+    str, PlainValidator(_aggregation_unit), WithJsonSchema({"type": "string", "enum": list(AGGREGATION_UNITS)})
+]
 EventType = Literal["calls", "sms", "mds", "topups"]
 Direction = Literal["in", "out", "both"]
 

@@ -21,7 +21,7 @@ import structlog
 
 from flowkit.db import FlowDB
 from flowkit.machine.catalogue import parse_spec
-from flowkit.machine.inputs import Inputs
+from flowkit.machine.inputs import Inputs, QueryInputError
 from flowkit.machine.spec import MACHINE_VERSION, QuerySpec
 
 log = structlog.get_logger("flowkit.machine")
@@ -81,6 +81,10 @@ class Machine:
     def run(self, spec: QuerySpec) -> str:
         """Start computing `spec` unless it is stored, running or failed; returns its query id."""
         query_id = spec.query_id
+        for part in spec.walk():
+            subset = getattr(part, "subscriber_subset", None)
+            if subset is not None and subset not in self._stored:
+                raise QueryInputError(f"subscriber_subset: no stored result with id '{subset}'")
         with self._lock:
             if query_id not in self._specs:
                 self._specs[query_id] = spec
@@ -136,10 +140,16 @@ class Machine:
         )
         return self.db.ibis().table(f"x{query_id}", database="cache")
 
+    def _inputs(self) -> Inputs:
+        return Inputs(self.db.ibis(), self._input, self._stored_table)
+
+    def _stored_table(self, query_id: str) -> ir.Table | None:
+        return self.result(query_id) if query_id in self._stored else None
+
     def _input(self, spec: QuerySpec) -> ir.Table:
         if spec.query_id in self._stored:
             return self.result(spec.query_id)
-        return spec.compute(Inputs(self.db.ibis(), self._input))
+        return spec.expression(self._inputs())
 
     # -- work ----------------------------------------------------------------------------------
 
@@ -166,7 +176,7 @@ class Machine:
             self._states[query_id] = QueryState.EXECUTING
             try:
                 started = time.perf_counter()
-                sql = self.db.ibis().compile(part.compute(Inputs(self.db.ibis(), self._input)))
+                sql = self.db.ibis().compile(part.expression(self._inputs()))
                 cursor = self.db.cursor()
                 cursor.execute("BEGIN")
                 try:

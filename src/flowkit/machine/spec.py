@@ -24,11 +24,18 @@ if TYPE_CHECKING:
 # Part of every query id: results computed by an older definition are never mistaken for new ones.
 MACHINE_VERSION = "1"
 
-LOCATION_COLUMNS = {"lon-lat": ("lon", "lat")}
+# Columns naming a place at each unit. API units are admin0-3 (`pcod`) and lon-lat; the others
+# are used inside kinds (network objects, meaningful locations), as in FlowKit.
+LOCATION_COLUMNS = {
+    "lon-lat": ("lon", "lat"),
+    "cell": ("location_id",),
+    "versioned-cell": ("location_id", "version", "lon", "lat"),
+    "versioned-site": ("site_id", "version", "lon", "lat"),
+}
 
 
 def location_columns(aggregation_unit: str) -> tuple[str, ...]:
-    """Result columns naming a place at this unit: `pcod` for admin units, `lon, lat` otherwise."""
+    """Result columns naming a place at this unit: `pcod` for admin units, `lon, lat` for lon-lat."""
     return LOCATION_COLUMNS.get(aggregation_unit, ("pcod",))
 
 
@@ -40,11 +47,19 @@ class QuerySpec(StrictModel):
     top_level: ClassVar[bool] = False
     # How results leave the API (top-level kinds only).
     redaction: ClassVar[Redaction | None] = None
+    # A valid spec of this kind on the demo dataset (top-level kinds): OpenAPI example and tests.
+    example: ClassVar[dict | None] = None
 
     registry: ClassVar[dict[str, type[QuerySpec]]] = {}
 
     def compute(self, inputs: Inputs) -> ir.Table:
         raise NotImplementedError(f"{type(self).__name__} does not define compute")
+
+    def expression(self, inputs: Inputs) -> ir.Table:
+        """The result to store: `compute`, then the random sample if the spec asks for one."""
+        result = self.compute(inputs)
+        sampling = getattr(self, "sampling", None)
+        return sampling.apply(result) if sampling is not None else result
 
     @classmethod
     def kind(cls) -> str:

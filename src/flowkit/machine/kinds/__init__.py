@@ -1,10 +1,10 @@
-"""One module per query kind; importing this package registers them all."""
+"""One module per query kind; importing this package registers them all.
 
-from flowkit.machine.kinds import (  # noqa: F401
-    daily_location,
-    flows,
-    location_event_counts,
-    modal_location,
-    spatial_aggregate,
-    unique_subscriber_counts,
-)
+Adding a kind is adding a module here: every module of the package is imported.
+"""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

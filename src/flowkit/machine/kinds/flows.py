@@ -29,7 +29,7 @@ class Flows(QuerySpec):
     to_location: InputToFlows
     join_type: JoinType = "inner"
     top_level = True
-    redaction = Redaction("value")
+    redaction = Redaction()
 
     @model_validator(mode="after")
     def _one_unit(self):

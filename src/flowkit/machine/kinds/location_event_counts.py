@@ -21,7 +21,7 @@ class LocationEventCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     interval: Literal["day", "hour", "min"] = Field(validation_alias=AliasChoices("interval", "count_interval"))
     direction: Direction = "both"
     top_level = True
-    redaction = Redaction("subscribers", private=("subscribers",))
+    redaction = Redaction(columns=("subscribers",), private=("subscribers",))
 
     @field_validator("interval", mode="before")
     @classmethod

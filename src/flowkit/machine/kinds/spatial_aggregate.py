@@ -16,7 +16,7 @@ class SpatialAggregate(QuerySpec):
     query_kind: Literal["spatial_aggregate"] = "spatial_aggregate"
     locations: ReferenceLocation
     top_level = True
-    redaction = Redaction("value")
+    redaction = Redaction()
 
     def compute(self, inputs):
         located = inputs.result(self.locations)

@@ -14,7 +14,7 @@ class UniqueSubscriberCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     query_kind: Literal["unique_subscriber_counts"] = "unique_subscriber_counts"
     aggregation_unit: AggregationUnit
     top_level = True
-    redaction = Redaction("value")
+    redaction = Redaction()
 
     def compute(self, inputs):
         events = inputs.located_events(
