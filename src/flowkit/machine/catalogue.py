@@ -26,11 +26,17 @@ class SpecError(ValueError):
 
 
 def kinds() -> dict[str, type[QuerySpec]]:
-    return dict(QuerySpec.registry)
+    """Every kind the API knows (top-level and nested)."""
+    return {name: kind for name, kind in QuerySpec.registry.items() if not kind.library_only}
+
+
+def library_kinds() -> dict[str, type[QuerySpec]]:
+    """Kinds only the Python machine API offers (FlowKit's library-only analytics)."""
+    return {name: kind for name, kind in QuerySpec.registry.items() if kind.library_only}
 
 
 def top_level_kinds() -> dict[str, type[QuerySpec]]:
-    return {name: kind for name, kind in QuerySpec.registry.items() if kind.top_level}
+    return {name: kind for name, kind in kinds().items() if kind.top_level}
 
 
 @cache

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
+import pandas as pd
 import structlog
 
 from flowkit.db import FlowDB
@@ -131,6 +132,18 @@ class Machine:
         return state
 
     # -- results -------------------------------------------------------------------------------
+
+    def dataframe(self, spec: QuerySpec, timeout: float = 600.0) -> pd.DataFrame:
+        """Run `spec` (any kind, library-only ones included) and return its unredacted result.
+
+        The operator-side Python API: individual-level rows never leave through HTTP, but an
+        analyst inside the firewall may look at them here.
+        """
+        query_id = self.run(spec)
+        state = self.wait(query_id, timeout)
+        if state != QueryState.COMPLETED:
+            raise RuntimeError(f"{spec.query_kind} {state}: {self.error(query_id)}")
+        return self.result(query_id).to_pandas()
 
     def result(self, query_id: str) -> ir.Table:
         """The stored result of a completed query, recording the access."""

@@ -45,6 +45,8 @@ class QuerySpec(StrictModel):
     query_kind: str
     # Kinds accepted at the top of POST /run; the rest only appear nested.
     top_level: ClassVar[bool] = False
+    # Analytics for operator-side Python only: never in the API's schemas, scopes or client.
+    library_only: ClassVar[bool] = False
     # How results leave the API (top-level kinds only).
     redaction: ClassVar[Redaction | None] = None
     # A valid spec of this kind on the demo dataset (top-level kinds): OpenAPI example and tests.
