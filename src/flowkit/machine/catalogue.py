@@ -77,14 +77,7 @@ def _is_union_tag(part: object) -> bool:
 
 def units_of(kind: type[QuerySpec]) -> tuple[str, ...]:
     """Aggregation units a top-level kind can produce, or ('nonspatial',)."""
-    for spec_kind in _reachable(kind):
-        if "aggregation_unit" in spec_kind.model_fields:
-            return AGGREGATION_UNITS
-    return (NONSPATIAL,)
-
-
-def _reachable(kind: type[QuerySpec]) -> list[type[QuerySpec]]:
-    return [QuerySpec.registry[name] for name in sorted(kind.nested_kinds())]
+    return (NONSPATIAL,) if kind.nonspatial else AGGREGATION_UNITS
 
 
 def scope_universe() -> list[str]:

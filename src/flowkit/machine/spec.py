@@ -47,6 +47,8 @@ class QuerySpec(StrictModel):
     top_level: ClassVar[bool] = False
     # Analytics for operator-side Python only: never in the API's schemas, scopes or client.
     library_only: ClassVar[bool] = False
+    # Results not broken down by place (histograms, calendar patterns): scopes say `nonspatial`.
+    nonspatial: ClassVar[bool] = False
     # How results leave the API (top-level kinds only).
     redaction: ClassVar[Redaction | None] = None
     # A valid spec of this kind on the demo dataset (top-level kinds): OpenAPI example and tests.
@@ -88,6 +90,8 @@ class QuerySpec(StrictModel):
     @property
     def unit(self) -> str | None:
         """The aggregation unit of the result: declared, or that of the first nested spec."""
+        if self.nonspatial:
+            return None
         declared = getattr(self, "aggregation_unit", None)
         if declared is not None:
             return declared
