@@ -30,6 +30,21 @@ class Flows(QuerySpec):
     join_type: JoinType = "inner"
     top_level = True
     redaction = Redaction()
+    example = {
+        "query_kind": "flows",
+        "from_location": {
+            "query_kind": "daily_location",
+            "date": "2016-01-05",
+            "aggregation_unit": "admin3",
+            "method": "last",
+        },
+        "to_location": {
+            "query_kind": "daily_location",
+            "date": "2016-01-06",
+            "aggregation_unit": "admin3",
+            "method": "last",
+        },
+    }
 
     @model_validator(mode="after")
     def _one_unit(self):

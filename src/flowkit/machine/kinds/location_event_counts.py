@@ -22,6 +22,13 @@ class LocationEventCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     direction: Direction = "both"
     top_level = True
     redaction = Redaction(columns=("subscribers",), private=("subscribers",))
+    example = {
+        "query_kind": "location_event_counts",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-03",
+        "aggregation_unit": "admin3",
+        "interval": "hour",
+    }
 
     @field_validator("interval", mode="before")
     @classmethod

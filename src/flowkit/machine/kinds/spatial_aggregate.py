@@ -17,6 +17,15 @@ class SpatialAggregate(QuerySpec):
     locations: ReferenceLocation
     top_level = True
     redaction = Redaction()
+    example = {
+        "query_kind": "spatial_aggregate",
+        "locations": {
+            "query_kind": "daily_location",
+            "date": "2016-01-05",
+            "aggregation_unit": "admin3",
+            "method": "last",
+        },
+    }
 
     def compute(self, inputs):
         located = inputs.result(self.locations)

@@ -15,6 +15,12 @@ class UniqueSubscriberCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     aggregation_unit: AggregationUnit
     top_level = True
     redaction = Redaction()
+    example = {
+        "query_kind": "unique_subscriber_counts",
+        "start_date": "2016-01-01",
+        "end_date": "2016-01-08",
+        "aggregation_unit": "admin3",
+    }
 
     def compute(self, inputs):
         events = inputs.located_events(
