@@ -21,7 +21,9 @@ Default cells (lon, lat); every one has a single version in service forever unle
             version 2 at (35, 15) in B2, in service 2016-01-03 … 2016-01-04
 
 Events are given compactly as tuples `(subscriber, "YYYY-MM-DD HH:MM[:SS]", cell)` with an
-optional fourth item `outgoing` (default True; ignored for mds, which has no such column).
+optional fourth item `outgoing` (default True; ignored for mds, which has no such column) and
+an optional last item, a dict of further event columns (e.g. `{"msisdn_counterpart": "s2",
+"duration": 60}`, or `{"volume_total": 5}` for mds); columns not given are NULL.
 """
 
 from __future__ import annotations
@@ -114,14 +116,17 @@ def _insert(db: FlowDB, table: str, frame: pd.DataFrame) -> None:
 
 def _events_frame(rows: Iterable[Event], *, with_outgoing: bool) -> pd.DataFrame:
     records = []
+    extra_columns: dict[str, None] = {}
     for n, row in enumerate(rows):
         subscriber, when, cell, *rest = row
+        extras = rest.pop() if rest and isinstance(rest[-1], dict) else {}
         record = {"id": f"e{n}", "msisdn": subscriber, "datetime": pd.Timestamp(when), "location_id": cell}
         if with_outgoing:
             record["outgoing"] = rest[0] if rest else True
-        records.append(record)
+        records.append({**record, **extras})
+        extra_columns.update(dict.fromkeys(extras))
     columns = ["id", "msisdn", "datetime", "location_id"] + (["outgoing"] if with_outgoing else [])
-    return pd.DataFrame.from_records(records, columns=columns)
+    return pd.DataFrame.from_records(records, columns=columns + list(extra_columns))
 
 
 def build_tiny_db(
