@@ -46,3 +46,9 @@ class RandomSample(StrictModel):
             kept = ranked.mutate(_n=position, _total=total)
             kept = kept.filter(kept._n < (kept._total * self.fraction).floor())
         return table.semi_join(kept.select("subscriber"), "subscriber")
+
+
+class Sampled(StrictModel):
+    """The optional `sampling` parameter FlowKit gives every subscriber-level kind."""
+
+    sampling: RandomSample | None = Field(default=None, description="Keep only a random sample of subscribers.")
