@@ -23,7 +23,10 @@ Default cells (lon, lat); every one has a single version in service forever unle
 Events are given compactly as tuples `(subscriber, "YYYY-MM-DD HH:MM[:SS]", cell)` with an
 optional fourth item `outgoing` (default True; ignored for mds, which has no such column) and
 an optional last item, a dict of further event columns (e.g. `{"msisdn_counterpart": "s2",
-"duration": 60}`, or `{"volume_total": 5}` for mds); columns not given are NULL.
+"duration": 60}`, or `{"volume_total": 5}` for mds); columns not given are NULL. Top-ups are
+given like mds events, their amounts and balances in the dict (`{"recharge_amount": 5,
+"pre_event_balance": 1, "post_event_balance": 6}`); handset models (`tacs=`) as dicts of
+`infrastructure.tacs` columns (`{"id": 1001, "brand": "Nokia", "hnd_type": "Feature"}`).
 """
 
 from __future__ import annotations
@@ -136,6 +139,8 @@ def build_tiny_db(
     calls: Iterable[Event] = (),
     sms: Iterable[Event] = (),
     mds: Iterable[Event] = (),
+    topups: Iterable[Event] = (),
+    tacs: Sequence[dict] = (),
 ) -> TinyMachine:
     """An in-memory FlowDB holding exactly the given geography and events, behind a Machine."""
     db = FlowDB()
@@ -156,8 +161,13 @@ def build_tiny_db(
             "VALUES (?, ?, ?::DATE, ?::DATE, ?)",
             [cell_id, versions[cell_id], first, last, shapely.Point(lon, lat).wkb],
         )
-    for table, rows in (("calls", calls), ("sms", sms), ("mds", mds)):
-        frame = _events_frame(rows, with_outgoing=table != "mds")
+    for tac in tacs:
+        db.execute(
+            f"INSERT INTO infrastructure.tacs ({', '.join(tac)}) VALUES ({', '.join('?' * len(tac))})",
+            list(tac.values()),
+        )
+    for table, rows in (("calls", calls), ("sms", sms), ("mds", mds), ("topups", topups)):
+        frame = _events_frame(rows, with_outgoing=table in ("calls", "sms"))
         if len(frame):
             _insert(db, f"events.{table}", frame)
             db.mark_ingested(table, sorted({t.date() for t in frame["datetime"]}))
