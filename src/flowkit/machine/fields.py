@@ -118,11 +118,16 @@ class DateRange(StrictModel):
         return self
 
 
-class EventFilters(StrictModel):
-    """Which events a subscriber-level kind looks at, beyond its time window."""
+class EventSelection(StrictModel):
+    """Which event tables and subscribers a kind reads (kinds without an `hours` parameter use this alone)."""
 
     event_types: EventTypes = Field(default=None, description="Event tables; default calls and sms.")
     subscriber_subset: str | None = Field(default=None, description="Id of a query whose subscribers to keep.")
+
+
+class EventFilters(EventSelection):
+    """Which events a subscriber-level kind looks at, beyond its time window."""
+
     hours: HoursParam = Field(default=None, description="Hours of the day to keep (end exclusive, may wrap).")
 
 
