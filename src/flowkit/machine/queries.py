@@ -189,7 +189,12 @@ class Machine:
             self._states[query_id] = QueryState.EXECUTING
             try:
                 started = time.perf_counter()
-                sql = self.db.ibis().compile(part.expression(self._inputs()))
+                backend = self.db.ibis()
+                expression = part.expression(self._inputs())
+                sql = backend.compile(expression)
+                # Rows a kind computed in Python (ibis.memtable) reach this cursor only when Ibis
+                # registers them, which it does before executing, not when compiling.
+                backend._run_pre_execute_hooks(expression)
                 cursor = self.db.cursor()
                 cursor.execute("BEGIN")
                 try:
