@@ -167,6 +167,38 @@ CREATE TABLE IF NOT EXISTS available_tables (
 """
 
 
+# Digital financial services (mobile money), read by dfs_metric_total_amount. Transactions are
+# in two-line format: one metadata row per party, with the cell version it transacted through.
+_DFS = """
+CREATE TABLE IF NOT EXISTS dfs.transaction_types (
+    id INTEGER PRIMARY KEY,
+    descr VARCHAR,
+    user_type_a_party VARCHAR,
+    user_type_b_party VARCHAR
+);
+CREATE TABLE IF NOT EXISTS dfs.transactions (
+    id BIGINT PRIMARY KEY,
+    amount DECIMAL(14, 4),
+    discount DECIMAL(14, 4),
+    fee DECIMAL(14, 4),
+    commission DECIMAL(14, 4),
+    transtype_id INTEGER,
+    timestamp TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS dfs.subscribers (
+    id BIGINT PRIMARY KEY,
+    msisdn VARCHAR
+);
+CREATE TABLE IF NOT EXISTS dfs.transactions_metadata (
+    transaction_id BIGINT,
+    subscriber_id BIGINT,
+    cell_id VARCHAR NOT NULL,
+    cell_version INTEGER NOT NULL,
+    is_outgoing BOOLEAN
+);
+"""
+
+
 # Stored results (cache.x<query_id>) and what is known about them; see flowkit.machine.queries.
 _CACHE = """
 CREATE TABLE IF NOT EXISTS cache.queries (
@@ -213,9 +245,10 @@ def ddl() -> str:
         "CREATE SCHEMA IF NOT EXISTS geography;",
         "CREATE SCHEMA IF NOT EXISTS etl;",
         "CREATE SCHEMA IF NOT EXISTS cache;",
+        "CREATE SCHEMA IF NOT EXISTS dfs;",
     ]
     parts += [f"CREATE TABLE IF NOT EXISTS events.{name} ({cols});" for name, cols in _EVENTS.items()]
-    parts += [_INFRASTRUCTURE, _CELL_ADMIN_UNITS, _ETL, _CACHE]
+    parts += [_INFRASTRUCTURE, _CELL_ADMIN_UNITS, _ETL, _DFS, _CACHE]
     parts += [_admin_table(level) for level in ADMIN_LEVELS]
     parts.append(
         "INSERT OR IGNORE INTO available_tables VALUES "
