@@ -23,7 +23,8 @@ class Redaction:
     `private` columns exist only for this rule (e.g. the subscribers behind an event count)
     and are dropped before rows leave. With `whole_groups`, a row is kept only if every row of
     its group (same values in those columns) passes — a location with one small label group is
-    hidden entirely, so the small group cannot be recovered by subtraction. With `all_or_nothing`,
+    hidden entirely, so the small group cannot be recovered by subtraction; names a result lacks
+    are ignored, so one rule serves results located by `pcod` and by `lon, lat`. With `all_or_nothing`,
     one failing row blanks the whole result (FlowKit's histogram censoring).
     """
 
@@ -40,7 +41,8 @@ class Redaction:
             table = table.mutate(**{c: (table._passes == 1).ifelse(table[c], null) for c, null in blank.items()})
             kept = table.drop("_passes")
         elif self.whole_groups is not None:
-            table = table.mutate(_passes=passes.min().over(ibis.window(group_by=list(self.whole_groups))))
+            groups = [c for c in self.whole_groups if c in table.columns]
+            table = table.mutate(_passes=passes.min().over(ibis.window(group_by=groups)))
             kept = table.filter(table._passes == 1).drop("_passes")
         else:
             kept = table.filter(passes == 1)
