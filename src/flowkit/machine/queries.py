@@ -68,6 +68,7 @@ class Machine:
         self._part_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._states: dict[str, QueryState] = {}
         self._errors: dict[str, str] = {}
+        self._timers: set[threading.Timer] = set()
         self._stored = {row[0] for row in db.execute("SELECT query_id FROM cache.cached").fetchall()}
         self._specs: dict[str, QuerySpec] = {
             query_id: parse_spec_json(spec)
@@ -75,6 +76,8 @@ class Machine:
         }
 
     def close(self) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -99,8 +102,24 @@ class Machine:
             for part in unique_parts(spec):
                 if part.query_id not in self._stored and self._states.get(part.query_id) != QueryState.EXECUTING:
                     self._states[part.query_id] = QueryState.QUEUED
-        self._pool.submit(self._compute, spec)
+        delay = max(part.delay for part in unique_parts(spec))
+        if delay:
+            self._submit_later(delay, spec)
+        else:
+            self._pool.submit(self._compute, spec)
         return query_id
+
+    def _submit_later(self, delay: float, spec: QuerySpec) -> None:
+        """Queue `spec` after `delay` seconds on a timer thread, so no worker waits idle meanwhile."""
+
+        def submit() -> None:
+            self._timers.discard(timer)
+            self._pool.submit(self._compute, spec)
+
+        timer = threading.Timer(delay, submit)
+        timer.daemon = True
+        self._timers.add(timer)
+        timer.start()
 
     def state(self, query_id: str) -> QueryState | None:
         """Current state, or None for an id never run here."""

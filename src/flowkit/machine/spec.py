@@ -65,6 +65,11 @@ class QuerySpec(StrictModel):
         sampling = getattr(self, "sampling", None)
         return sampling.apply(result) if sampling is not None else result
 
+    @property
+    def delay(self) -> float:
+        """Seconds the runner keeps this spec queued before computing it (a test aid; 0 for analytics)."""
+        return 0.0
+
     @classmethod
     def kind(cls) -> str:
         return cls.model_fields["query_kind"].default
