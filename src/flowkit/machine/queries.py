@@ -21,7 +21,7 @@ import pandas as pd
 import structlog
 
 from flowkit.db import FlowDB
-from flowkit.machine.catalogue import parse_spec
+from flowkit.machine.catalogue import library_kinds, parse_spec
 from flowkit.machine.inputs import Inputs, QueryInputError
 from flowkit.machine.spec import MACHINE_VERSION, QuerySpec
 
@@ -246,4 +246,7 @@ class Machine:
 
 
 def parse_spec_json(text: str) -> QuerySpec:
-    return parse_spec(json.loads(text))
+    """A recorded spec: as POSTed to /run, or a library-only kind run from Python."""
+    data = json.loads(text)
+    kind = library_kinds().get(data.get("query_kind"))
+    return kind.model_validate(data, context={"library": True}) if kind else parse_spec(data)
