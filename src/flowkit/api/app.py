@@ -56,7 +56,7 @@ def _known_spec(request: Request, query_id: str, action_scopes: list[str]) -> Qu
     """The spec behind a query id, once the caller is allowed to see it."""
     request.state.query_id = query_id
     spec = _machine(request).spec(query_id)
-    if spec is None:
+    if spec is None or spec.library_only:  # library-only results never leave through the API
         authorise(request, [])  # a bad token is reported as such, even for an unknown id
         raise APIError(404, f"Unknown query ID '{query_id}'", status="awol")
     authorise(request, [*action_scopes, *required_scopes(spec)])
