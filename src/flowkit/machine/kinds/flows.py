@@ -1,11 +1,17 @@
-"""flows: subscribers moving between the locations of two reference locations."""
+"""flows: subscribers moving between the locations of two reference locations.
+
+`FlowSpec` holds what flows, inflows, outflows and labelled_flows share: the two located
+populations, the join type, and the one join of the two on subscriber.
+"""
 
 from typing import Literal
 
 import ibis
-from pydantic import model_validator
+import ibis.expr.types as ir
+from pydantic import Field, model_validator
 
 from flowkit.machine.kinds.groups import InputToFlows
+from flowkit.machine.locations import require_same_unit
 from flowkit.machine.redaction import Redaction
 from flowkit.machine.spec import QuerySpec, register
 
@@ -20,14 +26,40 @@ _IBIS_JOIN = {
 }
 
 
+class FlowSpec(QuerySpec):
+    """Two located populations joined on subscriber."""
+
+    from_location: InputToFlows = Field(description="Where subscribers were first.")
+    to_location: InputToFlows = Field(description="Where subscribers were then (same aggregation_unit).")
+    join_type: JoinType = Field(default="inner", description="How to join the two; outer joins keep the unmatched.")
+
+    @model_validator(mode="after")
+    def _one_unit(self):
+        require_same_unit(self, "from_location", "to_location")
+        return self
+
+    def joined(self, inputs) -> ir.Table:
+        """One row per pairing of a subscriber's from and to rows (every pair, for unique_locations):
+        `subscriber`, then `<column>_from` and `<column>_to` for each location column."""
+        columns = self.from_location.location_columns
+        origin = inputs.result(self.from_location)
+        destination = inputs.result(self.to_location)
+        origin = origin.select(_who=origin.subscriber, **{f"{c}_from": origin[c] for c in columns})
+        destination = destination.select(_whom=destination.subscriber, **{f"{c}_to": destination[c] for c in columns})
+        joined = origin.join(destination, origin._who == destination._whom, how=_IBIS_JOIN[self.join_type])
+        pairs = [f"{c}_from" for c in columns] + [f"{c}_to" for c in columns]
+        return joined.mutate(subscriber=ibis.coalesce(joined._who, joined._whom)).select("subscriber", *pairs)
+
+    def ends(self, end: Literal["from", "to"]) -> dict[str, str]:
+        """Unit column -> its column in `joined` at one end of the flow."""
+        return {c: f"{c}_{end}" for c in self.from_location.location_columns}
+
+
 @register
-class Flows(QuerySpec):
+class Flows(FlowSpec):
     """Per (from, to) pair, the number of subscribers found at both; outer joins keep the unmatched."""
 
     query_kind: Literal["flows"] = "flows"
-    from_location: InputToFlows
-    to_location: InputToFlows
-    join_type: JoinType = "inner"
     top_level = True
     redaction = Redaction()
     example = {
@@ -46,18 +78,6 @@ class Flows(QuerySpec):
         },
     }
 
-    @model_validator(mode="after")
-    def _one_unit(self):
-        if self.from_location.unit != self.to_location.unit:
-            raise ValueError("from_location and to_location must have the same aggregation_unit")
-        return self
-
     def compute(self, inputs):
-        columns = self.from_location.location_columns
-        origin = inputs.result(self.from_location)
-        destination = inputs.result(self.to_location)
-        origin = origin.select(_who=origin.subscriber, **{f"{c}_from": origin[c] for c in columns})
-        destination = destination.select(_whom=destination.subscriber, **{f"{c}_to": destination[c] for c in columns})
-        joined = origin.join(destination, origin._who == destination._whom, how=_IBIS_JOIN[self.join_type])
-        pairs = [f"{c}_from" for c in columns] + [f"{c}_to" for c in columns]
-        return joined.group_by(pairs).aggregate(value=ibis._.count())
+        joined = self.joined(inputs)
+        return joined.group_by([*self.ends("from").values(), *self.ends("to").values()]).aggregate(value=ibis._.count())
