@@ -1,0 +1,28 @@
+"""per_location_subscriber_call_durations: call durations per subscriber and location."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from flowkit.machine.fields import AggregationUnit, Direction
+from flowkit.machine.library import OneTableSelection, Sampled, directed, selection
+from flowkit.machine.spec import QuerySpec, register
+from flowkit.machine.statistics import Statistic, summarise
+
+
+@register
+class PerLocationSubscriberCallDurations(QuerySpec, OneTableSelection, Sampled):
+    """Statistic of `duration` over the subscriber's call legs located at each location."""
+
+    query_kind: Literal["per_location_subscriber_call_durations"] = "per_location_subscriber_call_durations"
+    direction: Direction = Field(default="out", description="Call legs: in, out or both.")
+    statistic: Statistic = Field(default="sum", description="Statistic over the durations.")
+    aggregation_unit: AggregationUnit = Field(default="admin3", description="Unit of the locations.")
+    library_only = True
+
+    def compute(self, inputs):
+        columns = ("datetime", "duration", *(("outgoing",) if self.direction != "both" else ()))
+        calls = inputs.located_events(self.aggregation_unit, columns=columns, **selection(self, event_types=["calls"]))
+        return summarise(
+            directed(calls, self.direction), ["subscriber", *self.location_columns], "duration", self.statistic
+        )

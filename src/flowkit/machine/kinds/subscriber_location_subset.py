@@ -1,0 +1,33 @@
+"""subscriber_location_subset: where each subscriber made at least a number of calls."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from flowkit.machine.fields import AggregationUnit, Direction
+from flowkit.machine.kinds.per_location_subscriber_call_durations import PerLocationSubscriberCallDurations
+from flowkit.machine.library import OneTableSelection, Sampled
+from flowkit.machine.spec import QuerySpec, register
+
+
+@register
+class SubscriberLocationSubset(QuerySpec, OneTableSelection, Sampled):
+    """(subscriber, location) pairs with at least `min_calls` located call legs there.
+
+    As in FlowKit, calls are counted with per_location_subscriber_call_durations' `count`,
+    so legs without a duration do not count.
+    """
+
+    query_kind: Literal["subscriber_location_subset"] = "subscriber_location_subset"
+    min_calls: int = Field(ge=1, description="Calls needed at a location.")
+    direction: Direction = Field(default="both", description="Call legs: in, out or both.")
+    aggregation_unit: AggregationUnit = Field(default="admin3", description="Unit of the locations.")
+    library_only = True
+
+    def compute(self, inputs):
+        shared = self.model_dump(include={"start_date", "end_date", "subscriber_subset", "hours", "direction"})
+        durations = PerLocationSubscriberCallDurations.model_validate(
+            {**shared, "statistic": "count", "aggregation_unit": self.aggregation_unit}, context={"library": True}
+        )
+        counts = durations.compute(inputs)
+        return counts.filter(counts.value >= self.min_calls).select("subscriber", *self.location_columns)
