@@ -23,10 +23,11 @@ Default cells (lon, lat); every one has a single version in service forever unle
 Events are given compactly as tuples `(subscriber, "YYYY-MM-DD HH:MM[:SS]", cell)` with an
 optional fourth item `outgoing` (default True; ignored for mds, which has no such column) and
 an optional last item, a dict of further event columns (e.g. `{"msisdn_counterpart": "s2",
-"duration": 60}`, or `{"volume_total": 5}` for mds); columns not given are NULL. Top-ups are
-given like mds events, their amounts and balances in the dict (`{"recharge_amount": 5,
-"pre_event_balance": 1, "post_event_balance": 6}`); handset models (`tacs=`) as dicts of
-`infrastructure.tacs` columns (`{"id": 1001, "brand": "Nokia", "hnd_type": "Feature"}`).
+"duration": 60}`, `{"volume_total": 5}` for mds, or `{"id": "c1"}` on both legs of one call);
+columns not given are NULL. Top-ups are given like mds events, their amounts and balances in the
+dict (`{"recharge_amount": 5, "pre_event_balance": 1, "post_event_balance": 6}`); handset models
+(`tacs=`) as dicts of `infrastructure.tacs` columns (`{"id": 1001, "brand": "Nokia", "hnd_type":
+"Feature"}`).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _events_frame(rows: Iterable[Event], *, with_outgoing: bool) -> pd.DataFrame
         records.append({**record, **extras})
         extra_columns.update(dict.fromkeys(extras))
     columns = ["id", "msisdn", "datetime", "location_id"] + (["outgoing"] if with_outgoing else [])
-    return pd.DataFrame.from_records(records, columns=columns + list(extra_columns))
+    return pd.DataFrame.from_records(records, columns=columns + [c for c in extra_columns if c not in columns])
 
 
 def build_tiny_db(
