@@ -63,13 +63,21 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line per problem, each naming the field by its path in the spec."""
     problems = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(p) for p in item["loc"] if not _is_union_tag(p))
+        path = ".".join(str(p) for p in _field_path(item["loc"]))
         problems.append(f"{path or 'spec'}: {item['msg']}")
     return "Parameter validation failed. " + "; ".join(problems)
 
 
-def _is_union_tag(part: object) -> bool:
-    return isinstance(part, str) and part in QuerySpec.registry
+def _field_path(loc: tuple) -> list:
+    """`loc` without the union tags pydantic inserts (kind names). A tag is always followed by a
+    field of its kind, so a kind name right after a tag is a field (`total_network_objects`)."""
+    path, after_tag = [], False
+    for part in loc:
+        tag = not after_tag and isinstance(part, str) and part in QuerySpec.registry
+        if not tag:
+            path.append(part)
+        after_tag = tag
+    return path
 
 
 # -- scopes -----------------------------------------------------------------------------------
