@@ -573,3 +573,13 @@ def test_invalid_library_specs_name_the_field(spec, field):
 
 def test_library_units_need_the_library_context():
     assert "aggregation_unit" in _error({"query_kind": "call_days", **WINDOW, "aggregation_unit": "cell"}, context={})
+
+
+def test_subscriber_subset_by_stored_id(m):
+    texters = library({"query_kind": "unique_subscribers", **WINDOW, "event_types": ["sms"]})
+    m.dataframe(texters)  # s1 and s3 sent or received an sms
+    balance = run(m, "contact_balance", **WINDOW, subscriber_subset=texters.query_id)
+    assert sorted(balance.subscriber.unique()) == ["s1", "s3"]  # s2's rows are gone, the others unchanged
+    assert table(run(m, "per_location_event_stats", **WINDOW, subscriber_subset=texters.query_id)) == pytest.approx(
+        {"s1": 5 / 3, "s3": 2.0}
+    )

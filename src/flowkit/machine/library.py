@@ -76,7 +76,7 @@ def entropy(table: ir.Table, column: str, *, normalise: bool = True) -> ir.Table
     if normalise:
         share = share / table[column].sum().over(ibis.window(group_by="subscriber"))
     terms = table.mutate(_term=share * share.ln())
-    return terms.group_by("subscriber").aggregate(entropy=-terms._term.sum())
+    return terms.group_by("subscriber").aggregate(entropy=0 - terms._term.sum())  # 0.0, not -0.0, for one value
 
 
 def interevent_seconds(inputs: Inputs, spec: DateRange) -> ir.Table:

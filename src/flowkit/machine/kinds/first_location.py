@@ -40,17 +40,12 @@ class FirstLocation(QuerySpec, DateRange, EventFilters, Sampled):
             return []
         return self.location if isinstance(self.location, list) else [self.location]
 
+    def _at(self, events, place):
+        items = place.items() if isinstance(place, dict) else [(self.location_columns[0], place)]
+        return ibis.and_(*(events[column] == value for column, value in items))
+
     def compute(self, inputs):
         events = inputs.located_events(self.aggregation_unit, **selection(self))
         if self.location != "any":
-            matches = [
-                ibis.and_(
-                    *(
-                        events[c] == v
-                        for c, v in (p.items() if isinstance(p, dict) else [(self.location_columns[0], p)])
-                    )
-                )
-                for p in self.places
-            ]
-            events = events.filter(ibis.or_(*matches))
+            events = events.filter(ibis.or_(*(self._at(events, place) for place in self.places)))
         return events.group_by("subscriber").aggregate(time=events.datetime.min())

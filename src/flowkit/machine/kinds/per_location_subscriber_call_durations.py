@@ -2,9 +2,11 @@
 
 from typing import Literal
 
+import ibis.expr.types as ir
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, Direction
+from flowkit.machine.inputs import Inputs
 from flowkit.machine.library import OneTableSelection, Sampled, directed, selection
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
@@ -21,8 +23,12 @@ class PerLocationSubscriberCallDurations(QuerySpec, OneTableSelection, Sampled):
     library_only = True
 
     def compute(self, inputs):
-        columns = ("datetime", "duration", *(("outgoing",) if self.direction != "both" else ()))
-        calls = inputs.located_events(self.aggregation_unit, columns=columns, **selection(self, event_types=["calls"]))
-        return summarise(
-            directed(calls, self.direction), ["subscriber", *self.location_columns], "duration", self.statistic
-        )
+        return durations_per_location(inputs, self, self.statistic)
+
+
+def durations_per_location(inputs: Inputs, spec, statistic: Statistic) -> ir.Table:
+    """Statistic of call `duration` per (subscriber, location) for a spec with a call window,
+    `direction` and `aggregation_unit`."""
+    columns = ("datetime", "duration", *(("outgoing",) if spec.direction != "both" else ()))
+    calls = inputs.located_events(spec.aggregation_unit, columns=columns, **selection(spec, event_types=["calls"]))
+    return summarise(directed(calls, spec.direction), ["subscriber", *spec.location_columns], "duration", statistic)

@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, Direction
-from flowkit.machine.kinds.per_location_subscriber_call_durations import PerLocationSubscriberCallDurations
+from flowkit.machine.kinds.per_location_subscriber_call_durations import durations_per_location
 from flowkit.machine.library import OneTableSelection, Sampled
 from flowkit.machine.spec import QuerySpec, register
 
@@ -25,9 +25,5 @@ class SubscriberLocationSubset(QuerySpec, OneTableSelection, Sampled):
     library_only = True
 
     def compute(self, inputs):
-        shared = self.model_dump(include={"start_date", "end_date", "subscriber_subset", "hours", "direction"})
-        durations = PerLocationSubscriberCallDurations.model_validate(
-            {**shared, "statistic": "count", "aggregation_unit": self.aggregation_unit}, context={"library": True}
-        )
-        counts = durations.compute(inputs)
+        counts = durations_per_location(inputs, self, "count")
         return counts.filter(counts.value >= self.min_calls).select("subscriber", *self.location_columns)
