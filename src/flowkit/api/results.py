@@ -35,6 +35,8 @@ def _plain(value):
         return float(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, list):  # list columns, e.g. calendar_activity's pattern of datetimes
+        return [_plain(item) for item in value]
     return value
 
 
