@@ -2,7 +2,8 @@
 
 `generate(db, SyntheticConfig(...))` fills an empty FlowDB deterministically from the seed. The
 parts: `country` (nested admin polygons), `network` (sites, cells, TACs), `population`
-(subscribers, homes, workplaces, contacts, crisis moves) and `activity` (each day's events).
+(subscribers, homes, workplaces, contacts, crisis moves), `activity` (each day's events) and
+`dfs` (mobile-money transactions).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from flowkit.db.schema import EVENT_TYPES
 from flowkit.db.synthetic.activity import write_events
 from flowkit.db.synthetic.config import SyntheticConfig
 from flowkit.db.synthetic.country import build_country
+from flowkit.db.synthetic.dfs import write_transactions
 from flowkit.db.synthetic.network import build_handsets, build_network
 from flowkit.db.synthetic.population import build_population
 
@@ -20,7 +22,12 @@ __all__ = ["SyntheticConfig", "generate"]
 
 def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:  # noqa: B008 (frozen)
     """Fill an empty FlowDB with the synthetic country; returns a summary of what was made."""
-    for table in ("geography.admin0", "infrastructure.cells", *(f"events.{t}" for t in EVENT_TYPES)):
+    for table in (
+        "geography.admin0",
+        "infrastructure.cells",
+        "dfs.transactions",
+        *(f"events.{t}" for t in EVENT_TYPES),
+    ):
         if db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:
             raise ValueError(f"{table} is not empty: generate fills an empty FlowDB")
     country = build_country(config)
@@ -42,6 +49,7 @@ def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:  
     rows = write_events(db, config, country, network, handsets, population)
     for event_type in EVENT_TYPES:
         db.mark_ingested(event_type, config.days)
+    transactions = write_transactions(db, config, network, population)
     admin3 = country.units[3]["pcod"].to_numpy()
     return {
         "seed": config.seed,
@@ -59,4 +67,5 @@ def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:  
         "cell_versions": network.cells.num_rows,
         "tacs": len(handsets.tac),
         "rows": rows,
+        "dfs_transactions": transactions,
     }

@@ -27,6 +27,7 @@ class SyntheticConfig:
     sms_per_day: float = 1.5  # messages sent per subscriber per day, two rows each
     mds_per_day: float = 1.0  # data sessions per subscriber per day (smartphones have more)
     topups_per_day: float = 0.1  # chance that a subscriber tops up on a day (at most once)
+    dfs_per_day: float = 0.2  # mobile-money transactions per account holder per day
     trip_share: float = 0.02  # share of subscriber-days spent in another admin3
     crisis_move_share: float = 0.85  # share of crisis-area residents (and jobs) that leave
     resited_share: float = 0.03  # share of sites (with their cells) moved mid-period
