@@ -85,8 +85,8 @@ def as_geojson(machine: Machine, spec: QuerySpec, columns: list[str], rows: list
         features = _flow_features(records, places, shapes)
     else:
         features = []
-        for record in records:
-            geometry, centroid = shapes.get(tuple(record[c] for c in places), (None, None))
+        for record in records:  # a row naming no place (dummy_query) gets no geometry
+            geometry, centroid = shapes.get(tuple(record.get(c) for c in places), (None, None))
             features.append({"type": "Feature", "geometry": geometry, "properties": {**record, "centroid": centroid}})
     for i, feature in enumerate(features, start=1):
         feature["id"] = i
