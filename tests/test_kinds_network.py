@@ -744,6 +744,10 @@ def test_dummy_delay_over_http_polls_as_queued(api):
     assert client.get(f"/api/0/get/{query_id}", headers=everything).status_code == 202
     assert run_to_completion(client, everything, dummy) == query_id
     assert client.get(f"/api/0/get/{query_id}", headers=everything).json()["query_result"] == [{"dummy_param": "x"}]
+    features = client.get(f"/api/0/get/{query_id}.geojson", headers=everything).json()["features"]
+    assert features == [
+        {"type": "Feature", "geometry": None, "properties": {"dummy_param": "x", "centroid": None}, "id": 1}
+    ]
 
 
 @pytest.mark.parametrize("kind", sorted(NETWORK_KINDS))
