@@ -434,6 +434,8 @@ PARETO_CALLS = [
     *_contacts("s3", ("s3", 3), ("z", 1)),
     # s4: events without a counterpart are not interactions
     *_contacts("s4", ("w", 1)),
+    # s5: 25 events, 80 % is 20, which a alone reaches: 1 of 2
+    *_contacts("s5", ("a", 20), ("b", 5)),
     ("s4", "2016-01-01 11:00", "cA1"),
     ("s1", "2016-01-03 10:00", "cA1", True, _with("e")),  # end exclusive
 ]
@@ -445,6 +447,7 @@ def test_pareto_interactions(tiny_db):
         "s1": 0.5,  # ceil(0.8 × 10) = 8, exactly: a float sum 8.000000000000002 would need c too
         "s3": 1.0,  # ceil(0.8 × 4) = 4 needs itself (3) and z (1): 2 of 2
         "s4": 1.0,  # w's single event is all there is
+        "s5": 0.5,
     }
     # half of s1's 10 events: a alone (5 ≥ 5): 1 of 4; s3: itself alone (3 ≥ 2): 1 of {itself, z}
     # (without its calls to itself s3 would score 1 of 1)
@@ -452,6 +455,7 @@ def test_pareto_interactions(tiny_db):
         "s1": 0.25,
         "s3": 0.5,
         "s4": 1.0,
+        "s5": 0.5,  # ceil(12.5) = 13: a alone
     }
 
 

@@ -32,11 +32,12 @@ class ParetoInteractions(QuerySpec, DateRange, EventFilters, Sampled):
         )
         everything = ibis.window(group_by="subscriber")
         # exact decimal arithmetic, as PostgreSQL's numeric: 0.8 × 10 events is 8, not 8.000000000000002
-        share = ibis.literal(Decimal(repr(self.proportion)), type="decimal(18, 17)")
+        # (38 digits: the product carries the share's 17 decimals)
+        share = ibis.literal(Decimal(repr(self.proportion)), type="decimal(38, 17)")
         ranked = contacts.mutate(
             _rank=ibis.row_number().over(ranking) + 1,
             _upto=contacts.events.sum().over(ranking),
-            _target=(contacts.events.sum().over(everything).cast("decimal(18, 0)") * share).ceil(),
+            _target=(contacts.events.sum().over(everything).cast("decimal(38, 0)") * share).ceil(),
             _contacts=contacts.count().over(everything),
         )
         enough = ranked.filter(ranked._upto >= ranked._target)
