@@ -157,10 +157,9 @@ def test_radius_of_gyration(tiny_db):
     )
     # with the end moved a day on, s4's (5, 10) event joins its (5, 5) one
     assert per_subscriber(m.compute(metric("radius_of_gyration", end=D4)))["s4"] == pytest.approx(2.5 * DEGREE_KM)
-    # 08:00-12:00 keeps only s6's morning event (and s1, s2, s3, s4's daytime ones)
+    # 08:00-12:00: s1, s2, s3 keep every event; s4's 12:00 is at the excluded end; s6 keeps 09:00 only
     morning = per_subscriber(m.compute(metric("radius_of_gyration", hours={"start_hour": 8, "end_hour": 12})))
-    assert morning["s6"] == 0.0
-    assert morning["s1"] == pytest.approx(2.5 * DEGREE_KM)  # 10:00 and 11:00 are both kept
+    assert morning == approx({"s1": 2.5 * DEGREE_KM, "s2": math.sqrt(50 / 9) * DEGREE_KM, "s3": 0.0, "s6": 0.0})
 
 
 def test_metric_sampling_keeps_whole_subscribers(tiny_db):
@@ -171,6 +170,36 @@ def test_metric_sampling_keeps_whole_subscribers(tiny_db):
     )
     assert len(sample) == 2  # two of the five subscribers, each with their full-population value
     assert all(everyone[s] == value for s, value in sample.items())
+
+
+def test_subscriber_subset_restricts_every_metric(tiny_db):
+    m = tiny_db(
+        calls=[
+            ("s1", "2016-01-01 10:00", "cA1", True, _with("s2")),
+            ("s1", "2016-01-01 11:00", "cA1s", True, _with("s3")),
+            ("s2", "2016-01-01 10:00", "cB1", True, _with("s1")),
+            ("s2", "2016-01-01 22:00", "cB1", True, _with("s3")),
+        ],
+        sms=[("s2", "2016-01-01 12:00", "cB1")],
+        topups=[_topup("s1", "2016-01-01 10:00", 5), _topup("s2", "2016-01-01 10:00", 7)],
+    )
+    # the subset: subscribers with an sms that day, i.e. s2 alone
+    subset = m.as_spec(metric("event_count", end=D2, event_types=["sms"]))
+    m.compute(subset)
+    only = {"subscriber_subset": subset.query_id}
+    night = {"start_hour": 20, "end_hour": 4}
+    assert per_subscriber(m.compute(metric("event_count", end=D2, **only))) == {"s2": 3}  # 2 calls, 1 sms
+    assert per_subscriber(m.compute(metric("radius_of_gyration", end=D2, **only))) == {"s2": 0.0}
+    assert per_subscriber(m.compute(metric("subscriber_degree", end=D2, **only))) == {"s2": 2}  # s1, s3
+    assert per_subscriber(m.compute(metric("topup_amount", end=D2, statistic="sum", **only))) == {"s2": 7.0}
+    assert per_subscriber(m.compute(metric("nocturnal_events", end=D2, night_hours=night, **only))) == approx(
+        {"s2": 100 / 3}  # the 22:00 call of its 3 events
+    )
+    assert per_subscriber(m.compute(metric("unique_location_counts", end=D2, aggregation_unit="admin3", **only))) == {
+        "s2": 1
+    }
+    assert per_subscriber(m.compute(periods(total=1, **only))) == {"s2": 1}
+    assert keyed(m.compute(calendar(total=1, **only)), "grp") == {("2016-01-01 00:00",): 1}
 
 
 # -- unique_location_counts -------------------------------------------------------------------
@@ -869,6 +898,9 @@ def test_localised_calendar_activity(tiny_db):
         ("B1", None): 1,  # s4: nothing in the periods
         ("A2", None): 1,  # s6
     }
+    # a sample picks located subscribers (of the five), active or not
+    sample = {"sampling_method": "random_ids", "seed": -0.3, "size": 2}
+    assert m.compute(localised(daily(D1), start=D2, total=2, sampling=sample))["value"].sum() == 2
 
 
 def test_localised_calendar_activity_redaction_hides_whole_locations(tiny_db):
