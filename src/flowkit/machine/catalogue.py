@@ -94,8 +94,6 @@ def scope_universe() -> list[str]:
     for name, kind in top_level_kinds().items():
         for unit in units_of(kind):
             scopes.update(f"{unit}:{name}:{nested}" for nested in kind.nested_kinds())
-    for unit in AGGREGATION_UNITS:
-        scopes.add(f"{unit}:geography:geography")
     return sorted(scopes)
 
 
