@@ -212,3 +212,24 @@ def test_access_log_is_one_json_line_per_request(client, everything, capsys):
     entry = lines[0]
     assert entry["user"] == "alice" and entry["route"] == "/api/0/run" and entry["status_code"] == 202
     assert entry["spec"] == SPATIAL and len(entry["query_id"]) == 32 and entry["duration_ms"] >= 0
+
+
+def test_nonspatial_results_have_no_geojson(client, everything):
+    spec = {"query_kind": "calendar_activity", "start_date": "2016-01-01", "total_periods": 1}
+    query_id = run_to_completion(client, everything, spec)
+    response = client.get(f"/api/0/get/{query_id}.geojson", headers=everything)
+    assert response.status_code == 400 and "no GeoJSON" in response.json()["msg"]
+    # 31 subscribers share the one pattern "active on 2016-01-01": more than 15, so it is served.
+    assert client.get(f"/api/0/get/{query_id}", headers=everything).json()["query_result"][0]["value"] == 31
+
+
+def test_labelled_flows_geojson_keeps_every_label():
+    from flowkit.api.results import _flow_features
+
+    records = [
+        {"pcod_from": "A", "pcod_to": "B", "value_label": "stable", "value": 20},
+        {"pcod_from": "A", "pcod_to": "B", "value_label": "mobile", "value": 17},
+    ]
+    (a, b) = _flow_features(records, ("pcod",), {})
+    assert a["properties"]["outflows"] == {"B": {"stable": 20, "mobile": 17}}
+    assert b["properties"]["inflows"] == {"A": {"stable": 20, "mobile": 17}}

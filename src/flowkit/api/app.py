@@ -96,6 +96,8 @@ async def get_result(request: Request) -> Response:
         raise APIError(400, "Invalid file format", status="error")
     spec = _known_spec(request, query_id, ["get_result"])
     if filetype == "geojson":
+        if spec.unit is None:
+            raise APIError(400, f"{spec.query_kind} results are not broken down by place: no GeoJSON", status="error")
         authorise(request, ["get_result", f"{spec.unit}:geography:geography"])
     machine = _machine(request)
     state = machine.state(query_id)

@@ -100,12 +100,19 @@ def _flow_features(records: list[dict], places: tuple[str, ...], shapes: dict) -
     def label(location):
         return ",".join(str(part) for part in location)
 
+    def put(location, direction, other, record):
+        directions = flows.setdefault(location, {"outflows": {}, "inflows": {}})
+        if "value_label" in record:  # labelled flows: one value per label for each pair
+            directions[direction].setdefault(label(other), {})[record["value_label"]] = record["value"]
+        else:
+            directions[direction][label(other)] = record["value"]
+
     flows: dict[tuple, dict] = {}
     for record in records:
         origin, destination = key(record, "from"), key(record, "to")
         if None not in origin and None not in destination:
-            flows.setdefault(origin, {"outflows": {}, "inflows": {}})["outflows"][label(destination)] = record["value"]
-            flows.setdefault(destination, {"outflows": {}, "inflows": {}})["inflows"][label(origin)] = record["value"]
+            put(origin, "outflows", destination, record)
+            put(destination, "inflows", origin, record)
     features = []
     for location, directions in sorted(flows.items()):
         geometry, centroid = shapes.get(location, (None, None))
