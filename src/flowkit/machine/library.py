@@ -13,15 +13,8 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import Field
 
-from flowkit.machine.fields import DateRange, Direction, EventFilters, HoursParam, StrictModel
+from flowkit.machine.fields import DateRange, Direction, EventFilters, HoursParam
 from flowkit.machine.inputs import Inputs
-from flowkit.machine.sampling import RandomSample
-
-
-class Sampled(StrictModel):
-    """Subscriber-level library kinds may be sampled, as any FlowKit query can."""
-
-    sampling: RandomSample | None = Field(default=None, description="Keep a seeded random sample of subscribers.")
 
 
 class OneTableSelection(DateRange):

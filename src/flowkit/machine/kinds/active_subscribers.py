@@ -7,7 +7,7 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import EventFilters, Instant
-from flowkit.machine.library import Sampled
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 _UNIT = {"days": timedelta(days=1), "hours": timedelta(hours=1), "minutes": timedelta(minutes=1)}

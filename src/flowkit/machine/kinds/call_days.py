@@ -5,7 +5,8 @@ from typing import Literal
 import ibis
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import Sampled, selection
+from flowkit.machine.library import selection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

@@ -5,7 +5,8 @@ from typing import Literal
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, Direction, EventFilters
-from flowkit.machine.library import Sampled, contact_balance, entropy
+from flowkit.machine.library import contact_balance, entropy
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

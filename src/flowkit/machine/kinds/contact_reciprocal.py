@@ -6,7 +6,8 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, EventFilters
-from flowkit.machine.library import Sampled, contact_balance
+from flowkit.machine.library import contact_balance
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

@@ -6,7 +6,8 @@ import ibis
 from pydantic import Field, model_validator
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import Sampled, selection
+from flowkit.machine.library import selection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 # A place: one value of a single-column unit (a pcod, a cell id), or for units with several

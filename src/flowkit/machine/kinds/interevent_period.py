@@ -5,7 +5,8 @@ from typing import Literal
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, Direction, EventFilters
-from flowkit.machine.library import Sampled, interevent_seconds
+from flowkit.machine.library import interevent_seconds
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
 

@@ -6,7 +6,8 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import Sampled, entropy, selection
+from flowkit.machine.library import entropy, selection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

@@ -4,7 +4,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from flowkit.machine.library import OneTableSelection, Sampled, select_events
+from flowkit.machine.library import OneTableSelection, select_events
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
 

@@ -6,7 +6,8 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, DateRange, Direction, EventFilters
-from flowkit.machine.library import Sampled, directed, selection
+from flowkit.machine.library import directed, selection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
 

@@ -7,7 +7,8 @@ from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, Direction
 from flowkit.machine.inputs import Inputs
-from flowkit.machine.library import OneTableSelection, Sampled, directed, selection
+from flowkit.machine.library import OneTableSelection, directed, selection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
 

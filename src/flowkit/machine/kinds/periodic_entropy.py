@@ -7,7 +7,8 @@ import ibis.expr.types as ir
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, Direction, EventFilters
-from flowkit.machine.library import Sampled, entropy, select_events
+from flowkit.machine.library import entropy, select_events
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 Phase = Literal[

@@ -7,7 +7,8 @@ from pydantic import Field
 
 from flowkit.machine.fields import DateRange, Direction, EventFilters
 from flowkit.machine.kinds.contact_reciprocal import ContactReciprocal
-from flowkit.machine.library import Sampled, select_events
+from flowkit.machine.library import select_events
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

@@ -6,7 +6,8 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, Direction, EventFilters, EventTypes
-from flowkit.machine.library import Sampled, select_events
+from flowkit.machine.library import select_events
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

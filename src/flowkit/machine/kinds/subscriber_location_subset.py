@@ -6,7 +6,8 @@ from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, Direction
 from flowkit.machine.kinds.per_location_subscriber_call_durations import durations_per_location
-from flowkit.machine.library import OneTableSelection, Sampled
+from flowkit.machine.library import OneTableSelection
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 

@@ -3,7 +3,8 @@
 from typing import Literal
 
 from flowkit.machine.fields import DateRange, EventFilters
-from flowkit.machine.library import Sampled, select_events
+from flowkit.machine.library import select_events
+from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
 
