@@ -117,6 +117,17 @@ class DateRange(StrictModel):
             raise ValueError("end_date must be after start_date")
         return self
 
+    def selection(self, **overrides) -> dict:
+        """The arguments of `Inputs.events` / `located_events` this spec asks for, with overrides."""
+        chosen = dict(
+            start=self.start_date,
+            stop=self.end_date,
+            event_types=getattr(self, "event_types", None),
+            hours=getattr(self, "hours", None),
+            subscriber_subset=getattr(self, "subscriber_subset", None),
+        )
+        return {**chosen, **overrides}
+
 
 class EventSelection(StrictModel):
     """Which event tables and subscribers a kind reads (kinds without an `hours` parameter use this alone)."""

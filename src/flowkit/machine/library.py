@@ -24,18 +24,6 @@ class OneTableSelection(DateRange):
     hours: HoursParam = Field(default=None, description="Hours of the day to keep (end exclusive, may wrap).")
 
 
-def selection(spec: DateRange, **overrides) -> dict:
-    """The event-selection arguments of a spec (its window and filters), with overrides."""
-    chosen = dict(
-        start=spec.start_date,
-        stop=spec.end_date,
-        event_types=getattr(spec, "event_types", None),
-        hours=spec.hours,
-        subscriber_subset=spec.subscriber_subset,
-    )
-    return {**chosen, **overrides}
-
-
 def directed(events: ir.Table, direction: Direction) -> ir.Table:
     """Keep the subscriber's outgoing (`out`) or incoming (`in`) legs; `both` keeps all."""
     return events if direction == "both" else events.filter(events.outgoing == (direction == "out"))
@@ -46,7 +34,7 @@ def select_events(
 ) -> ir.Table:
     """Events of the spec's selection with `subscriber` and `columns`, after the direction filter."""
     needed = [*columns, "outgoing"] if direction != "both" else list(columns)
-    return directed(inputs.events(columns=needed, **selection(spec, **overrides)), direction)
+    return directed(inputs.events(columns=needed, **spec.selection(**overrides)), direction)
 
 
 def contact_balance(inputs: Inputs, spec: EventFilters, direction: Direction) -> ir.Table:

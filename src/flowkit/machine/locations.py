@@ -27,11 +27,7 @@ class LocatedWindow(QuerySpec, DateRange, EventFilters, GeoTrio, Sampled):
         return inputs.located_events(
             self.aggregation_unit,
             columns=columns,
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(),
         )
 
 

@@ -5,7 +5,6 @@ from typing import Literal
 import ibis
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import selection
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
@@ -20,7 +19,7 @@ class CallDays(QuerySpec, DateRange, EventFilters, Sampled):
     library_only = True
 
     def compute(self, inputs):
-        events = inputs.located_events(self.aggregation_unit, **selection(self))
+        events = inputs.located_events(self.aggregation_unit, **self.selection())
         keys = ["subscriber", *self.location_columns]
         days = events.mutate(_day=events.datetime.date()).select(*keys, "_day").distinct()
         return days.group_by(keys).aggregate(calldays=ibis._.count())

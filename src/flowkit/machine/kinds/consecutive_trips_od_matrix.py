@@ -31,11 +31,7 @@ class ConsecutiveTripsOdMatrix(QuerySpec, DateRange, EventFilters, GeoTrio):
         columns = self.location_columns
         events = inputs.located_events(
             self.aggregation_unit,
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(),
         )
         order = ibis.window(group_by="subscriber", order_by=["datetime", *columns])
         steps = events.select(

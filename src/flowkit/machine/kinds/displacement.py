@@ -6,7 +6,6 @@ from pydantic import Field, model_validator
 
 from flowkit.machine.fields import DateRange, EventFilters
 from flowkit.machine.kinds.groups import ReferenceLocation
-from flowkit.machine.library import selection
 from flowkit.machine.metrics import great_circle_km
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
@@ -32,7 +31,7 @@ class Displacement(QuerySpec, DateRange, EventFilters, Sampled):
     def compute(self, inputs):
         home = inputs.result(self.reference_location)
         home = home.filter(home.lon.notnull()).select("subscriber", _lon=home.lon, _lat=home.lat)
-        events = inputs.located_events(self.reference_location.unit, **selection(self))
+        events = inputs.located_events(self.reference_location.unit, **self.selection())
         joined = events.join(home, "subscriber")
         distances = joined.mutate(_km=great_circle_km(joined._lon, joined._lat, joined.lon, joined.lat))
         return summarise(distances, ["subscriber"], "_km", self.statistic)

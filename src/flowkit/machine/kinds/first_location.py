@@ -6,7 +6,6 @@ import ibis
 from pydantic import Field, model_validator
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import selection
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
@@ -46,7 +45,7 @@ class FirstLocation(QuerySpec, DateRange, EventFilters, Sampled):
         return ibis.and_(*(events[column] == value for column, value in items))
 
     def compute(self, inputs):
-        events = inputs.located_events(self.aggregation_unit, **selection(self))
+        events = inputs.located_events(self.aggregation_unit, **self.selection())
         if self.location != "any":
             events = events.filter(ibis.or_(*(self._at(events, place) for place in self.places)))
         return events.group_by("subscriber").aggregate(time=events.datetime.min())

@@ -6,7 +6,6 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, EventFilters
-from flowkit.machine.library import selection
 from flowkit.machine.reference_locations import first_per_subscriber
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
@@ -28,7 +27,7 @@ class Handset(QuerySpec, DateRange, EventFilters, Sampled):
     method: Literal["last", "most-common"] = Field(description="Which of the subscriber's handsets.")
 
     def compute(self, inputs):
-        events = inputs.events(columns=("datetime", "tac"), **selection(self))
+        events = inputs.events(columns=("datetime", "tac"), **self.selection())
         events = events.filter(events.tac.notnull())
         if self.method == "last":
             events = first_per_subscriber(events, [ibis.desc(events.datetime)], ["tac"])

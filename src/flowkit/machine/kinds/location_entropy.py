@@ -6,7 +6,7 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters
-from flowkit.machine.library import entropy, selection
+from flowkit.machine.library import entropy
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
@@ -20,6 +20,6 @@ class LocationEntropy(QuerySpec, DateRange, EventFilters, Sampled):
     library_only = True
 
     def compute(self, inputs):
-        events = inputs.located_events(self.aggregation_unit, **selection(self))
+        events = inputs.located_events(self.aggregation_unit, **self.selection())
         counts = events.group_by(["subscriber", *self.location_columns]).aggregate(_events=ibis._.count())
         return entropy(counts, "_events")

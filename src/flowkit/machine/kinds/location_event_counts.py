@@ -36,13 +36,12 @@ class LocationEventCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
         return "min" if value == "minute" else value  # flowclient documents "minute"
 
     def compute(self, inputs):
-        window = dict(start=self.start_date, stop=self.end_date, event_types=self.event_types, hours=self.hours)
         keys = [*self.location_columns, *_BUCKETS[self.interval]]
 
         def bucketed(direction: Direction, subscriber_subset: str | None):
             columns = ("datetime", "outgoing") if direction != "both" else ("datetime",)
             events = inputs.located_events(
-                self.aggregation_unit, columns=columns, subscriber_subset=subscriber_subset, **window
+                self.aggregation_unit, columns=columns, **self.selection(subscriber_subset=subscriber_subset)
             )
             if direction != "both":
                 events = events.filter(events.outgoing == (direction == "out"))

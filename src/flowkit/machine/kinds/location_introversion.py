@@ -43,11 +43,7 @@ class LocationIntroversion(QuerySpec, DateRange, EventFilters, GeoTrio):
         events = inputs.located_events(
             self.aggregation_unit,
             columns=("id", "outgoing", "datetime"),
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=[event_type],
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(event_types=[event_type]),
         )
         leg = events.select("subscriber", "id", "outgoing", *columns)
         if self.direction != "both":

@@ -19,12 +19,6 @@ class NocturnalEvents(QuerySpec, DateRange, EventSelection, Sampled):
     night_hours: Hours = Field(description="The hours counted as night, e.g. 20 to 4.")
 
     def compute(self, inputs):
-        events = inputs.events(
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            subscriber_subset=self.subscriber_subset,
-            columns=("datetime",),
-        )
+        events = inputs.events(columns=("datetime",), **self.selection())  # night_hours, not hours
         events = events.mutate(_night=hours_filter(events.datetime, self.night_hours).cast("float64"))
         return events.group_by("subscriber").aggregate(value=events._night.mean() * 100)

@@ -7,7 +7,6 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import DateRange, EventFilters
-from flowkit.machine.library import selection
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 
@@ -22,7 +21,7 @@ class ParetoInteractions(QuerySpec, DateRange, EventFilters, Sampled):
     proportion: float = Field(gt=0, lt=1, description="Share of the subscriber's events, strictly between 0 and 1.")
 
     def compute(self, inputs):
-        events = inputs.events(columns=("msisdn_counterpart",), **selection(self))
+        events = inputs.events(columns=("msisdn_counterpart",), **self.selection())
         events = events.filter(events.msisdn_counterpart.notnull())
         contacts = events.group_by(["subscriber", "msisdn_counterpart"]).aggregate(events=ibis._.count())
         ranking = ibis.window(

@@ -6,7 +6,7 @@ import ibis
 from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, DateRange, Direction, EventFilters
-from flowkit.machine.library import directed, selection
+from flowkit.machine.library import directed
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
@@ -26,7 +26,7 @@ class PerLocationEventStats(QuerySpec, DateRange, EventFilters, Sampled):
     def compute(self, inputs):
         columns = ("datetime", *(("outgoing",) if self.direction != "both" else ()))
         events = directed(
-            inputs.located_events(self.aggregation_unit, columns=columns, **selection(self)), self.direction
+            inputs.located_events(self.aggregation_unit, columns=columns, **self.selection()), self.direction
         )
         counts = events.group_by(["subscriber", *self.location_columns]).aggregate(_events=ibis._.count())
         return summarise(counts, ["subscriber"], "_events", self.statistic)

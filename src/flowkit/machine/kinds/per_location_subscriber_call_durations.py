@@ -7,7 +7,7 @@ from pydantic import Field
 
 from flowkit.machine.fields import AggregationUnit, Direction
 from flowkit.machine.inputs import Inputs
-from flowkit.machine.library import OneTableSelection, directed, selection
+from flowkit.machine.library import OneTableSelection, directed
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
 from flowkit.machine.statistics import Statistic, summarise
@@ -31,5 +31,5 @@ def durations_per_location(inputs: Inputs, spec, statistic: Statistic) -> ir.Tab
     """Statistic of call `duration` per (subscriber, location) for a spec with a call window,
     `direction` and `aggregation_unit`."""
     columns = ("datetime", "duration", *(("outgoing",) if spec.direction != "both" else ()))
-    calls = inputs.located_events(spec.aggregation_unit, columns=columns, **selection(spec, event_types=["calls"]))
+    calls = inputs.located_events(spec.aggregation_unit, columns=columns, **spec.selection(event_types=["calls"]))
     return summarise(directed(calls, spec.direction), ["subscriber", *spec.location_columns], "duration", statistic)

@@ -5,7 +5,6 @@ from typing import Literal
 import ibis
 
 from flowkit.machine.fields import DateRange, EventFilters
-from flowkit.machine.library import selection
 from flowkit.machine.metrics import great_circle_km
 from flowkit.machine.sampling import Sampled
 from flowkit.machine.spec import QuerySpec, register
@@ -19,7 +18,7 @@ class RadiusOfGyration(QuerySpec, DateRange, EventFilters, Sampled):
     query_kind: Literal["radius_of_gyration"] = "radius_of_gyration"
 
     def compute(self, inputs):
-        events = inputs.located_events("lon-lat", **selection(self))
+        events = inputs.located_events("lon-lat", **self.selection())
         per_subscriber = ibis.window(group_by="subscriber")
         centred = events.mutate(
             _lon=events.lon.mean().over(per_subscriber), _lat=events.lat.mean().over(per_subscriber)

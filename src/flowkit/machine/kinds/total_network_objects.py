@@ -42,11 +42,7 @@ class TotalNetworkObjects(QuerySpec, DateRange, EventFilters, GeoTrio):
         events = inputs.located_events(
             self.aggregation_unit,
             columns=("datetime", "location_id"),
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(),
         )
         events = events.mutate(datetime=truncate(events.datetime, self.total_by))
         totals = events.group_by([*columns, "datetime"]).aggregate(value=events.location_id.nunique())

@@ -30,11 +30,7 @@ class TripsOdMatrix(QuerySpec, DateRange, EventFilters, GeoTrio):
         columns = self.location_columns
         events = inputs.located_events(
             self.aggregation_unit,
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(),
         )
         visits = events.group_by(["subscriber", *columns]).aggregate(
             _earliest=events.datetime.min(), _latest=events.datetime.max()

@@ -3,7 +3,6 @@
 from typing import Literal
 
 from flowkit.machine.fields import AggregationUnit, DateRange, EventFilters, GeoTrio
-from flowkit.machine.library import selection
 from flowkit.machine.spec import QuerySpec, register
 
 
@@ -16,6 +15,6 @@ class UniqueLocationCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     aggregation_unit: AggregationUnit
 
     def compute(self, inputs):
-        events = inputs.located_events(self.aggregation_unit, **selection(self))
+        events = inputs.located_events(self.aggregation_unit, **self.selection())
         visited = events.select("subscriber", *self.location_columns).distinct()
         return visited.group_by("subscriber").aggregate(value=visited.count())

@@ -25,10 +25,6 @@ class UniqueSubscriberCounts(QuerySpec, DateRange, EventFilters, GeoTrio):
     def compute(self, inputs):
         events = inputs.located_events(
             self.aggregation_unit,
-            start=self.start_date,
-            stop=self.end_date,
-            event_types=self.event_types,
-            hours=self.hours,
-            subscriber_subset=self.subscriber_subset,
+            **self.selection(),
         )
         return events.group_by(list(self.location_columns)).aggregate(value=events.subscriber.nunique())
