@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 from pydantic import Field, model_validator
 
 from flowkit.machine.kinds.groups import InputToFlows
-from flowkit.machine.locations import require_same_unit
+from flowkit.machine.locations import daily_example, require_same_unit
 from flowkit.machine.redaction import Redaction
 from flowkit.machine.spec import QuerySpec, register
 
@@ -50,6 +50,13 @@ class FlowSpec(QuerySpec):
         pairs = [f"{c}_from" for c in columns] + [f"{c}_to" for c in columns]
         return joined.mutate(subscriber=ibis.coalesce(joined._who, joined._whom)).select("subscriber", *pairs)
 
+    def total(self, inputs, end: Literal["from", "to"]) -> ir.Table:
+        """Joined rows counted per location at one end: in/outflows summed over unredacted pairs."""
+        joined = self.joined(inputs)
+        return joined.group_by(**{c: joined[name] for c, name in self.ends(end).items()}).aggregate(
+            value=ibis._.count()
+        )
+
     def ends(self, end: Literal["from", "to"]) -> dict[str, str]:
         """Unit column -> its column in `joined` at one end of the flow."""
         return {c: f"{c}_{end}" for c in self.from_location.location_columns}
@@ -64,18 +71,8 @@ class Flows(FlowSpec):
     redaction = Redaction()
     example = {
         "query_kind": "flows",
-        "from_location": {
-            "query_kind": "daily_location",
-            "date": "2016-01-05",
-            "aggregation_unit": "admin3",
-            "method": "last",
-        },
-        "to_location": {
-            "query_kind": "daily_location",
-            "date": "2016-01-06",
-            "aggregation_unit": "admin3",
-            "method": "last",
-        },
+        "from_location": daily_example("2016-01-05"),
+        "to_location": daily_example("2016-01-06"),
     }
 
     def compute(self, inputs):

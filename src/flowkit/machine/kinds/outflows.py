@@ -2,9 +2,8 @@
 
 from typing import Literal
 
-import ibis
-
 from flowkit.machine.kinds.flows import FlowSpec
+from flowkit.machine.locations import daily_example
 from flowkit.machine.redaction import Redaction
 from flowkit.machine.spec import register
 
@@ -19,22 +18,9 @@ class Outflows(FlowSpec):
     redaction = Redaction()
     example = {
         "query_kind": "outflows",
-        "from_location": {
-            "query_kind": "daily_location",
-            "date": "2016-01-05",
-            "aggregation_unit": "admin3",
-            "method": "last",
-        },
-        "to_location": {
-            "query_kind": "daily_location",
-            "date": "2016-01-06",
-            "aggregation_unit": "admin3",
-            "method": "last",
-        },
+        "from_location": daily_example("2016-01-05"),
+        "to_location": daily_example("2016-01-06"),
     }
 
     def compute(self, inputs):
-        joined = self.joined(inputs)
-        return joined.group_by(**{c: joined[end] for c, end in self.ends("from").items()}).aggregate(
-            value=ibis._.count()
-        )
+        return self.total(inputs, "from")
