@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import ibis
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from flowkit.db.geometry import locate_points
@@ -21,6 +22,8 @@ class FlowDB:
     One DuckDB connection per process; every thread gets its own cursor (DuckDB connections
     are not safe to share between threads, their cursors are).
     """
+
+    dialect = "duckdb"
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
         self.path = str(path)
@@ -49,6 +52,19 @@ class FlowDB:
     def close(self) -> None:
         self.connection.close()
 
+    def wkb(self, column: str) -> str:
+        """SQL reading a geometry column as WKB (geometries are WKB blobs here)."""
+        return column
+
+    def insert(self, name: str, table: pa.Table) -> None:
+        """Append Arrow rows to `schema.table` by column name."""
+        cursor = self.cursor()
+        cursor.register("_flowdb_insert", table)
+        try:
+            cursor.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _flowdb_insert")
+        finally:
+            cursor.unregister("_flowdb_insert")
+
     def table_exists(self, schema: str, name: str) -> bool:
         return bool(
             self.execute(
@@ -56,6 +72,11 @@ class FlowDB:
                 [schema, name],
             ).fetchone()[0]
         )
+
+    def table_size(self, schema: str, name: str, *, cursor=None) -> int:
+        """Bytes a table takes, as its columns in memory (DuckDB reports no per-table storage size)."""
+        cursor = cursor or self.cursor()
+        return cursor.sql(f'SELECT * FROM "{schema}"."{name}"').to_arrow_table().nbytes
 
     def refresh_cell_admin_units(self) -> int:
         """Recompute the derived location tables from cells, sites and admin boundaries.

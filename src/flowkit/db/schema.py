@@ -218,6 +218,14 @@ CREATE TABLE IF NOT EXISTS cache.cached (
     compute_time DOUBLE NOT NULL,
     tablename VARCHAR NOT NULL
 );
+-- Added after the first release: how big a stored result is and what it is worth keeping.
+ALTER TABLE cache.cached ADD COLUMN IF NOT EXISTS size_bytes BIGINT DEFAULT 0;
+ALTER TABLE cache.cached ADD COLUMN IF NOT EXISTS cache_score_multiplier DOUBLE DEFAULT 0;
+CREATE TABLE IF NOT EXISTS cache.cache_config (
+    key VARCHAR PRIMARY KEY,
+    value DOUBLE NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS cache.cache_touches START 1;
 CREATE TABLE IF NOT EXISTS cache.dependencies (
     query_id VARCHAR NOT NULL,
     depends_on VARCHAR NOT NULL

@@ -8,7 +8,6 @@ transaction, so a crash never leaves a half-written table that looks complete.
 
 from __future__ import annotations
 
-import enum
 import json
 import threading
 import time
@@ -21,21 +20,19 @@ import pandas as pd
 import structlog
 
 from flowkit.db import FlowDB
+from flowkit.machine.cache import Cache, CacheRecord
 from flowkit.machine.catalogue import library_kinds, parse_spec
 from flowkit.machine.inputs import Inputs, QueryInputError
-from flowkit.machine.spec import MACHINE_VERSION, QuerySpec
+from flowkit.machine.spec import QuerySpec
+from flowkit.machine.states import LocalQueryStates, QueryEvent, QueryState
+
+__all__ = ["Machine", "Progress", "QueryState", "unique_parts"]
 
 log = structlog.get_logger("flowkit.machine")
 
 
-class QueryState(enum.StrEnum):
-    KNOWN = "known"
-    QUEUED = "queued"
-    EXECUTING = "executing"
-    COMPLETED = "completed"
-    ERRORED = "errored"
-    CANCELLED = "cancelled"
-    RESETTING = "resetting"
+class QueryCancelled(Exception):
+    """Raised inside a job whose query was cancelled."""
 
 
 @dataclass(frozen=True)
@@ -59,50 +56,78 @@ def unique_parts(spec: QuerySpec) -> list[QuerySpec]:
 
 
 class Machine:
-    """Runs queries in a worker pool against one FlowDB and serves their stored results."""
+    """Runs queries in a worker pool against one FlowDB and serves their stored results.
 
-    def __init__(self, db: FlowDB, *, workers: int = 2):
+    `states` is where query states live (this process by default; Redis to share them).
+    """
+
+    def __init__(self, db: FlowDB, *, workers: int = 2, states=None):
         self.db = db
+        self.cache = Cache(db)
+        self.states = states or LocalQueryStates()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="flowkit-query")
         self._lock = threading.Lock()
         self._part_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._states: dict[str, QueryState] = {}
-        self._errors: dict[str, str] = {}
         self._timers: set[threading.Timer] = set()
-        self._stored = {row[0] for row in db.execute("SELECT query_id FROM cache.cached").fetchall()}
+        self._jobs: dict[str, set[str]] = {}  # live query id -> the part ids it needs
+        self._cursors: dict[str, object] = {}  # part id -> cursor computing it, to interrupt
         self._specs: dict[str, QuerySpec] = {
             query_id: parse_spec_json(spec)
             for query_id, spec in db.execute("SELECT query_id, spec FROM cache.queries").fetchall()
         }
+        for table in self.cache.orphan_tables():  # never the case with transactional stores
+            log.warning("dropping_orphan_cache_table", table=table)
+            db.execute(f"DROP TABLE cache.{table}")
+        stored = self.cache.stored_ids()
+        for query_id in stored:  # what is stored is completed, whatever a previous process said
+            self._settle(query_id, QueryState.COMPLETED)
+        for query_id in set(self._specs) - stored:  # interrupted by a crash or restart: run again
+            if self.states.get(query_id) in (QueryState.QUEUED, QueryState.EXECUTING):
+                self._settle(query_id, QueryState.KNOWN)
 
     def close(self) -> None:
         for timer in list(self._timers):
             timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def _settle(self, query_id: str, target: QueryState) -> None:
+        """Drive a state to `target` through legal transitions (startup and resets only)."""
+        paths = {
+            QueryState.COMPLETED: [QueryEvent.QUEUE, QueryEvent.EXECUTE, QueryEvent.FINISH],
+            QueryState.KNOWN: [QueryEvent.CANCEL, QueryEvent.RESET, QueryEvent.FINISH_RESETTING],
+        }
+        if target == QueryState.COMPLETED and self.states.get(query_id) != QueryState.KNOWN:
+            self._settle(query_id, QueryState.KNOWN)
+        for event in paths[target]:
+            self.states.trigger(query_id, event)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def run(self, spec: QuerySpec) -> str:
-        """Start computing `spec` unless it is stored, running or failed; returns its query id."""
+        """Start computing `spec` unless it is stored, running or errored; returns its query id."""
         query_id = spec.query_id
         for part in spec.walk():
             subset = getattr(part, "subscriber_subset", None)
-            if subset is not None and subset not in self._stored:
+            if subset is not None and self.states.get(subset) != QueryState.COMPLETED:
                 raise QueryInputError(f"subscriber_subset: no stored result with id '{subset}'")
         with self._lock:
             if query_id not in self._specs:
                 self._specs[query_id] = spec
                 self.db.execute(
-                    "INSERT OR IGNORE INTO cache.queries VALUES (?, ?, ?, now()::TIMESTAMP)",
+                    "INSERT INTO cache.queries VALUES (?, ?, ?, now()::TIMESTAMP) ON CONFLICT DO NOTHING",
                     [query_id, spec.query_kind, spec.model_dump_json()],
                 )
-            if self.state(query_id) not in (QueryState.KNOWN, QueryState.CANCELLED):
-                return query_id
-            self._errors.pop(query_id, None)
-            for part in unique_parts(spec):
-                if part.query_id not in self._stored and self._states.get(part.query_id) != QueryState.EXECUTING:
-                    self._states[part.query_id] = QueryState.QUEUED
-        delay = max(part.delay for part in unique_parts(spec))
+            if self.states.get(query_id) == QueryState.CANCELLED:
+                self._settle(query_id, QueryState.KNOWN)
+            if self.states.get(query_id) != QueryState.KNOWN:
+                return query_id  # stored, queued, running, or errored (FlowKit does not re-run errors)
+            parts = unique_parts(spec)
+            for part in parts:
+                if self.states.get(part.query_id) in (QueryState.ERRORED, QueryState.CANCELLED):
+                    self._settle(part.query_id, QueryState.KNOWN)
+                self.states.trigger(part.query_id, QueryEvent.QUEUE)
+            self._jobs[query_id] = {part.query_id for part in parts}
+        delay = max(part.delay for part in parts)
         if delay:
             self._submit_later(delay, spec)
         else:
@@ -121,25 +146,38 @@ class Machine:
         self._timers.add(timer)
         timer.start()
 
+    def cancel(self, query_id: str) -> QueryState | None:
+        """Stop a queued or running query; parts only it needed go back to known."""
+        if query_id not in self._specs:
+            return None
+        state, changed = self.states.trigger(query_id, QueryEvent.CANCEL)
+        if changed:
+            with self._lock:
+                needed_elsewhere = set().union(*(p for q, p in self._jobs.items() if q != query_id))
+                for part_id in self._jobs.get(query_id, set()) - needed_elsewhere - {query_id}:
+                    cursor = self._cursors.get(part_id)
+                    if cursor is not None:
+                        cursor.interrupt()
+            log.info("query_cancelled", query_id=query_id)
+        return state
+
     def state(self, query_id: str) -> QueryState | None:
         """Current state, or None for an id never run here."""
-        if query_id in self._stored:
-            return QueryState.COMPLETED
-        if query_id in self._states:
-            return self._states[query_id]
-        return QueryState.KNOWN if query_id in self._specs else None
+        state = self.states.get(query_id)
+        if state == QueryState.KNOWN and query_id not in self._specs:
+            return None
+        return state
 
     def spec(self, query_id: str) -> QuerySpec | None:
         return self._specs.get(query_id)
 
     def error(self, query_id: str) -> str:
-        return self._errors.get(query_id, "")
+        return self.states.error(query_id)
 
     def progress(self, query_id: str) -> Progress:
-        spec = self._specs[query_id]
-        pending = [p.query_id for p in unique_parts(spec) if p.query_id not in self._stored]
-        states = [self._states.get(p) for p in pending]
-        return Progress(len(pending), states.count(QueryState.QUEUED), states.count(QueryState.EXECUTING))
+        states = [self.states.get(part.query_id) for part in unique_parts(self._specs[query_id])]
+        pending = [state for state in states if state != QueryState.COMPLETED]
+        return Progress(len(pending), pending.count(QueryState.QUEUED), pending.count(QueryState.EXECUTING))
 
     def wait(self, query_id: str, timeout: float = 60.0) -> QueryState:
         """Block until the query leaves queued/executing (for tests and the CLI)."""
@@ -165,23 +203,51 @@ class Machine:
         return self.result(query_id).to_pandas()
 
     def result(self, query_id: str) -> ir.Table:
-        """The stored result of a completed query, recording the access."""
-        self.db.execute(
-            "UPDATE cache.cached SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP WHERE query_id = ?",
-            [query_id],
-        )
+        """The stored result of a completed query, recording the use."""
+        self.cache.touch(query_id)
         return self.db.ibis().table(f"x{query_id}", database="cache")
 
     def _inputs(self) -> Inputs:
         return Inputs(self.db.ibis(), self._input, self._stored_table)
 
     def _stored_table(self, query_id: str) -> ir.Table | None:
-        return self.result(query_id) if query_id in self._stored else None
+        return self.result(query_id) if self.states.get(query_id) == QueryState.COMPLETED else None
 
     def _input(self, spec: QuerySpec) -> ir.Table:
-        if spec.query_id in self._stored:
+        if self.states.get(spec.query_id) == QueryState.COMPLETED:
             return self.result(spec.query_id)
         return spec.expression(self._inputs())
+
+    # -- the cache -----------------------------------------------------------------------------
+
+    def in_use(self) -> set[str]:
+        """Parts some queued or running query needs: never evicted."""
+        with self._lock:
+            return set().union(*self._jobs.values()) if self._jobs else set()
+
+    def shrink(self, limit: float | None = None, *, protected_seconds: float | None = None) -> list[CacheRecord]:
+        """Evict the lowest-scored stored results until the cache fits `limit` (default: its setting)."""
+        limit = self.cache.setting("cache_size") if limit is None else limit
+        size, removed = self.cache.size(), []
+        for record in self.cache.eviction_candidates(self.in_use(), protected_seconds):
+            if size <= limit:
+                break
+            self._forget(record.query_id)
+            size -= record.size_bytes
+            removed.append(record)
+        return removed
+
+    def clear(self) -> list[CacheRecord]:
+        """Evict every stored result no live query needs."""
+        return self.shrink(0, protected_seconds=-1)
+
+    def _forget(self, query_id: str) -> None:
+        self.states.trigger(query_id, QueryEvent.RESET)
+        try:
+            self.cache.drop(query_id)
+        finally:
+            self.states.trigger(query_id, QueryEvent.FINISH_RESETTING)
+        log.info("cache_evicted", query_id=query_id)
 
     # -- work ----------------------------------------------------------------------------------
 
@@ -189,60 +255,79 @@ class Machine:
         parts = unique_parts(spec)
         try:
             for part in parts:
+                if self.states.get(spec.query_id) == QueryState.CANCELLED:
+                    raise QueryCancelled(spec.query_id)
                 self._store(part)
+        except QueryCancelled:
+            self._release_parts(spec, parts)
         except Exception as error:  # the query errors; the reason is reported by poll
             message = f"{type(error).__name__}: {error}"
             log.error("query_errored", query_id=spec.query_id, error=message)
+            self._release_parts(spec, parts)
+            self.states.set_error(spec.query_id, message)
+            self.states.trigger(spec.query_id, QueryEvent.ERROR)
+        finally:
             with self._lock:
-                for part in parts:
-                    if self._states.get(part.query_id) == QueryState.QUEUED:
-                        del self._states[part.query_id]
-                self._states[spec.query_id] = QueryState.ERRORED
-                self._errors[spec.query_id] = message
+                self._jobs.pop(spec.query_id, None)
+
+    def _release_parts(self, spec: QuerySpec, parts: list[QuerySpec]) -> None:
+        """Parts this job queued but never computed go back to known, unless another job needs them."""
+        with self._lock:
+            needed_elsewhere = set().union(*(p for q, p in self._jobs.items() if q != spec.query_id))
+        for part in parts:
+            if part.query_id != spec.query_id and part.query_id not in needed_elsewhere:
+                if self.states.get(part.query_id) in (QueryState.QUEUED, QueryState.CANCELLED):
+                    self._settle(part.query_id, QueryState.KNOWN)
 
     def _store(self, part: QuerySpec) -> None:
         query_id = part.query_id
         with self._part_locks[query_id]:  # a part needed by several queries is computed once
-            if query_id in self._stored:
+            if self.states.get(query_id) == QueryState.COMPLETED:
                 return
-            self._states[query_id] = QueryState.EXECUTING
+            self.states.trigger(query_id, QueryEvent.QUEUE)  # a part reset meanwhile is queued again
+            state, owner = self.states.trigger(query_id, QueryEvent.EXECUTE)
+            if not owner:
+                raise (
+                    QueryCancelled(query_id)
+                    if state == QueryState.CANCELLED
+                    else RuntimeError(f"part {query_id} is {state}")
+                )
+            cursor = self.db.cursor()
+            self._cursors[query_id] = cursor
             try:
-                started = time.perf_counter()
-                backend = self.db.ibis()
-                expression = part.expression(self._inputs())
-                sql = backend.compile(expression)
-                # Rows a kind computed in Python (ibis.memtable) reach this cursor only when Ibis
-                # registers them, which it does before executing, not when compiling.
-                backend._run_pre_execute_hooks(expression)
-                cursor = self.db.cursor()
-                cursor.execute("BEGIN")
-                try:
-                    cursor.execute(f"CREATE TABLE cache.x{query_id} AS {sql}")
-                    compute_ms = (time.perf_counter() - started) * 1000
-                    cursor.execute(
-                        "INSERT INTO cache.cached VALUES (?, ?, ?, ?, now()::TIMESTAMP, 0, now()::TIMESTAMP, ?, ?)",
-                        [
-                            query_id,
-                            MACHINE_VERSION,
-                            part.query_kind,
-                            part.model_dump_json(),
-                            compute_ms,
-                            f"x{query_id}",
-                        ],
-                    )
-                    children = {child.query_id for child in part.children()}
-                    for child in sorted(children):
-                        cursor.execute("INSERT INTO cache.dependencies VALUES (?, ?)", [query_id, child])
-                    cursor.execute("COMMIT")
-                except BaseException:
-                    cursor.execute("ROLLBACK")
-                    raise
-            except BaseException:
-                self._states[query_id] = QueryState.ERRORED
+                compute_ms = self._write(part, cursor)
+            except BaseException as error:
+                cancelled = self.states.get(query_id) == QueryState.CANCELLED or "interrupt" in str(error).lower()
+                if cancelled:
+                    self._settle(query_id, QueryState.KNOWN)
+                    raise QueryCancelled(query_id) from None
+                self.states.set_error(query_id, f"{type(error).__name__}: {error}")
+                self.states.trigger(query_id, QueryEvent.ERROR)
                 raise
-            self._stored.add(query_id)
-            self._states.pop(query_id, None)
+            finally:
+                self._cursors.pop(query_id, None)
+            self.states.trigger(query_id, QueryEvent.FINISH)
             log.info("query_stored", query_id=query_id, query_kind=part.query_kind, compute_ms=round(compute_ms, 1))
+
+    def _write(self, part: QuerySpec, cursor) -> float:
+        """Create `cache.x<id>` and its record in one transaction; returns the compute time (ms)."""
+        started = time.perf_counter()
+        backend = self.db.ibis()
+        expression = part.expression(self._inputs())
+        sql = backend.compile(expression)
+        # Rows a kind computed in Python (ibis.memtable) reach the database only when Ibis
+        # registers them, which it does before executing, not when compiling.
+        backend._run_pre_execute_hooks(expression)
+        cursor.execute("BEGIN")
+        try:
+            cursor.execute(f"CREATE TABLE cache.x{part.query_id} AS {sql}")
+            compute_ms = (time.perf_counter() - started) * 1000
+            self.cache.record(cursor, part, compute_ms)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        return compute_ms
 
 
 def parse_spec_json(text: str) -> QuerySpec:
