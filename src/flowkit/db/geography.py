@@ -18,5 +18,7 @@ def unit_shapes(db: FlowDB, aggregation_unit: str) -> dict[tuple, BaseGeometry]:
         rows = db.execute("SELECT DISTINCT lon, lat FROM geography.cell_admin_units ORDER BY lon, lat").fetchall()
         return {(lon, lat): shapely.Point(lon, lat) for lon, lat in rows}
     level = int(aggregation_unit.removeprefix("admin"))
-    rows = db.execute(f"SELECT admin{level}pcod, geom FROM geography.admin{level} ORDER BY admin{level}pcod").fetchall()
+    rows = db.execute(
+        f"SELECT admin{level}pcod, {db.wkb('geom')} FROM geography.admin{level} ORDER BY admin{level}pcod"
+    ).fetchall()
     return {(pcod,): shapely.from_wkb(bytes(geom)) for pcod, geom in rows}

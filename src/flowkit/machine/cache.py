@@ -147,5 +147,6 @@ class Cache:
 
 
 def _default_size(db: FlowDB) -> float:
-    directory = Path(db.path).parent if db.path != ":memory:" else Path(".")
+    local = db.dialect == "duckdb" and db.path != ":memory:"  # a PostgreSQL server: its disk is not ours to see
+    directory = Path(db.path).parent if local else Path(".")
     return shutil.disk_usage(directory).free * DEFAULT_SHARE_OF_FREE_DISK

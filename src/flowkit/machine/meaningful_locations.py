@@ -192,7 +192,8 @@ def _site_usage(inputs: Inputs, params: MeaningfulLocationsParameters, start: da
 def _admin_of(inputs: Inputs, aggregation_unit: str, lon: np.ndarray, lat: np.ndarray) -> list[str | None]:
     """pcod of the admin polygon strictly containing each point (FlowKit's ST_Contains), else None."""
     table = inputs.backend.table(aggregation_unit, database="geography")
-    polygons = table.order_by("gid").select(pcod=table[f"{aggregation_unit}pcod"], geom=table.geom).to_pyarrow()
+    geom = table.geom.as_binary() if table.geom.type().is_geospatial() else table.geom  # PostGIS or WKB
+    polygons = table.order_by("gid").select(pcod=table[f"{aggregation_unit}pcod"], geom=geom).to_pyarrow()
     return locate_points(lon, lat, polygons["geom"].to_pylist(), polygons["pcod"].to_pylist())
 
 

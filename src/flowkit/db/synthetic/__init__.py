@@ -40,11 +40,8 @@ def generate(db: FlowDB, config: SyntheticConfig = SyntheticConfig()) -> dict:  
         "infrastructure.cells": network.cells,
         "infrastructure.tacs": handsets.table,
     }
-    cursor = db.cursor()
     for name, table in tables.items():
-        cursor.register("_synthetic_table", table)
-        cursor.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _synthetic_table")
-        cursor.unregister("_synthetic_table")
+        db.insert(name, table)
     db.refresh_cell_admin_units()
     rows = write_events(db, config, country, network, handsets, population)
     for event_type in EVENT_TYPES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -197,20 +198,21 @@ def write_events(
     balance = population.balance.copy()
     location = pa.array(network.cell_ids)
     counts = dict.fromkeys(EVENT_TYPES, 0)
-    cursor = db.cursor()
+    ids = duckdb.connect()  # event ids are made by DuckDB's md5 whatever backend the FlowDB is on
     for index, day in enumerate(config.days):  # one pass per day keeps memory bounded
         today = Day(index, day, config, places, population, network)
         batches = {"calls": today.calls(), "sms": today.sms()}
         batches |= {"mds": today.mds(handsets.data_use), "topups": today.topups(balance)}
         for name, rows in batches.items():
-            cursor.register("_synthetic_batch", _arrow(rows, day, today.handset, population, handsets, location))
-            cursor.execute(
-                f"INSERT INTO events.{name} BY NAME "
+            ids.register("_synthetic_batch", _arrow(rows, day, today.handset, population, handsets, location))
+            with_ids = ids.sql(
                 "SELECT md5(concat(?, n)) AS id, * EXCLUDE (n) FROM _synthetic_batch",
-                [f"{config.seed}:{name}:{day.isoformat()}:"],
+                params=[f"{config.seed}:{name}:{day.isoformat()}:"],
             )
-            cursor.unregister("_synthetic_batch")
+            db.insert(f"events.{name}", with_ids.to_arrow_table())
+            ids.unregister("_synthetic_batch")
             counts[name] += len(rows["n"])
+    ids.close()
     return counts
 
 

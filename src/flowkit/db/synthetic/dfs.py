@@ -36,9 +36,8 @@ def write_transactions(db: FlowDB, config: SyntheticConfig, network: Network, po
     rng = config.rng(7)
     holders = np.flatnonzero(rng.random(config.subscribers) < ACCOUNT_SHARE)
     subscribers = pa.table({"id": np.arange(1, len(holders) + 1), "msisdn": population.msisdn.take(holders)})
-    cursor = db.cursor()
     for name, table in (("transaction_types", TRANSACTION_TYPES), ("subscribers", subscribers)):
-        _insert(cursor, f"dfs.{name}", table)
+        db.insert(f"dfs.{name}", table)
     versions = _version_changes(network)
     written = 0
     for index, day in enumerate(config.days):
@@ -69,8 +68,8 @@ def write_transactions(db: FlowDB, config: SyntheticConfig, network: Network, po
             "cell_version": version,
             "is_outgoing": np.repeat([True, False], n),
         }
-        _insert(cursor, "dfs.transactions", pa.table(transactions))
-        _insert(cursor, "dfs.transactions_metadata", pa.table(metadata))
+        db.insert("dfs.transactions", pa.table(transactions))
+        db.insert("dfs.transactions_metadata", pa.table(metadata))
         written += n
     return written
 
@@ -80,9 +79,3 @@ def _version_changes(network: Network) -> np.ndarray:
     cells = network.cells
     first = cells.column("version").to_numpy() == 0  # rows are ordered by cell, then version
     return cells.column("date_of_last_service").to_numpy(zero_copy_only=False)[first]
-
-
-def _insert(cursor, name: str, table: pa.Table) -> None:
-    cursor.register("_synthetic_dfs", table)
-    cursor.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _synthetic_dfs")
-    cursor.unregister("_synthetic_dfs")
