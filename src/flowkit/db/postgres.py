@@ -14,11 +14,13 @@ for in-memory tables are visible to the SQL run on the same thread.
 from __future__ import annotations
 
 import io
+import math
 import threading
 from datetime import date, timedelta
 from functools import cache
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlglot
 import sqlglot.expressions as exp
+from ibis.backends.sql.compilers.postgres import PostgresCompiler
 
 from flowkit.db.schema import ADMIN_LEVELS, ddl
 
@@ -63,6 +66,63 @@ def _to_postgres(node: exp.Expression) -> exp.Expression:
         node.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
         return node
     return node
+
+
+class FlowDBPostgresCompiler(PostgresCompiler):
+    """Ibis's PostgreSQL compiler, made to give the types Ibis (and DuckDB) give.
+
+    PostgreSQL reads `0.5` as numeric, averages and sums integers as numeric and cannot cast a
+    boolean straight to bigint or double; without these overrides a kind's float column comes
+    back as Decimal on PostgreSQL and some casts fail.
+    """
+
+    def visit_NonNullLiteral(self, op, *, value, dtype):
+        if dtype.is_floating() and math.isfinite(value):
+            return self.cast(exp.convert(value), dtype)
+        return super().visit_NonNullLiteral(op, value=value, dtype=dtype)
+
+    def visit_Cast(self, op, *, arg, to):
+        if op.arg.dtype.is_boolean() and to.is_numeric() and not to.is_int32():
+            arg = self.cast(arg, dt.int32)  # PostgreSQL casts booleans to integer only
+        return super().visit_Cast(op, arg=arg, to=to)
+
+    def visit_Mean(self, op, *, arg, where):
+        return self._typed(op, super().visit_Mean(op, arg=arg, where=where))
+
+    def visit_Sum(self, op, *, arg, where):
+        return self._typed(op, super().visit_Sum(op, arg=arg, where=where))
+
+    def visit_VarianceStandardDevCovariance(self, op, *, how, where, **kw):
+        return self._typed(op, super().visit_VarianceStandardDevCovariance(op, how=how, where=where, **kw))
+
+    visit_Variance = visit_StandardDev = visit_Covariance = visit_VarianceStandardDevCovariance
+
+    def _typed(self, op, aggregate: exp.Expression) -> exp.Expression:
+        return aggregate if op.dtype.is_decimal() else self.cast(aggregate, op.dtype)
+
+    def visit_WindowFunction(self, op, *, how, func, start, end, group_by, order_by):
+        """An aggregate made `CAST(agg AS type)` above: the window goes inside the cast."""
+        cast = func if isinstance(func, exp.Cast) and isinstance(func.this, exp.AggFunc) else None
+        window = super().visit_WindowFunction(
+            op, how=how, func=cast.this if cast else func, start=start, end=end, group_by=group_by, order_by=order_by
+        )
+        return exp.Cast(this=window, to=cast.args["to"]) if cast else window
+
+
+def _extract_typed(name: str):
+    """PostgreSQL's EXTRACT gives numeric: cast to the integer type Ibis promises."""
+    base = getattr(PostgresCompiler, name)
+
+    def visit(self, op, **kwargs):
+        return self.cast(base(self, op, **kwargs), op.dtype)
+
+    return visit
+
+
+for _field in ("Year", "Quarter", "Month", "Day", "DayOfYear", "WeekOfYear", "Hour", "Minute", "EpochSeconds"):
+    setattr(FlowDBPostgresCompiler, f"visit_Extract{_field}", _extract_typed(f"visit_Extract{_field}"))
+
+COMPILER = FlowDBPostgresCompiler()
 
 
 def qmark_to_pyformat(sql: str) -> str:
@@ -157,7 +217,9 @@ class PostgresFlowDB:
         """This thread's Ibis backend, on this thread's connection."""
         connection = self.connection()
         if self._local.backend is None:
-            self._local.backend = ibis.postgres.from_connection(connection)
+            backend = ibis.postgres.from_connection(connection)
+            backend.compiler = COMPILER
+            self._local.backend = backend
         return self._local.backend
 
     def execute(self, sql: str, parameters=None) -> PostgresCursor:
@@ -187,7 +249,7 @@ class PostgresFlowDB:
         """Bytes a table takes on disk, indexes and TOAST included."""
         cursor = cursor or self.cursor()
         return cursor.execute(
-            "SELECT pg_total_relation_size(format('%I.%I', ?, ?)::regclass)", [schema, name]
+            "SELECT pg_total_relation_size(format('%I.%I', ?::text, ?::text)::regclass)", [schema, name]
         ).fetchone()[0]
 
     def insert(self, name: str, table: pa.Table) -> None:
