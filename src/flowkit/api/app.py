@@ -89,6 +89,18 @@ async def poll_query(request: Request) -> Response:
     return JSONResponse({"status": state.value, "msg": message}, status_code=status_code)
 
 
+async def cancel_query(request: Request) -> Response:
+    """Beyond FlowKit: stop a queued or running query (needs what running it needs)."""
+    query_id = request.path_params["query_id"]
+    _known_spec(request, query_id, ["run"])
+    state = await run_in_threadpool(_machine(request).cancel, query_id)
+    if state != QueryState.CANCELLED:
+        raise APIError(
+            409, f"Query with id '{query_id}' {_DESCRIPTIONS[state]}: nothing to cancel.", status=state.value
+        )
+    return JSONResponse({"status": state.value, "msg": f"Query with id '{query_id}' was cancelled."})
+
+
 async def get_result(request: Request) -> Response:
     query_id, _, filetype = request.path_params["target"].partition(".")
     filetype = filetype or "json"
@@ -157,6 +169,7 @@ def create_app(machine: Machine, *, public_key: str, server_name: str) -> Starle
             Route("/", root),
             Route(f"{PREFIX}/run", run_query, methods=["POST"]),
             Route(f"{PREFIX}/poll/{{query_id}}", poll_query),
+            Route(f"{PREFIX}/poll/{{query_id}}", cancel_query, methods=["DELETE"]),
             Route(f"{PREFIX}/get/{{target}}", get_result),
             Route(f"{PREFIX}/geography/{{aggregation_unit}}", get_geography),
             Route(f"{PREFIX}/available_dates", get_available_dates),

@@ -43,7 +43,13 @@ def openapi_document(server_name: str, version: str) -> dict:
                 },
                 operationId="poll_query",
                 parameters=[_ID],
-            )
+            ),
+            "delete": _route(
+                "Cancel a queued or running query (beyond FlowKit)",
+                {"200": "Cancelled", "404": "Unknown query", "409": "Not running"},
+                operationId="cancel_query",
+                parameters=[_ID],
+            ),
         },
         "/get/{query_id}": {
             "get": _route(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ class Cache:
 
     def __init__(self, db: FlowDB):
         self.db = db
+        self._touch_lock = threading.Lock()
         defaults = {
             "half_life": DEFAULT_HALF_LIFE,
             "cache_size": _default_size(db),
@@ -81,19 +83,24 @@ class Cache:
         )
         for child in sorted({child.query_id for child in part.children()}):
             cursor.execute("INSERT INTO cache.dependencies VALUES (?, ?)", [query_id, child])
-        self.touch(query_id, cursor=cursor)
 
-    def touch(self, query_id: str, *, cursor=None) -> None:
-        """One more use of a record: access count, last access, and its score multiplier."""
-        cursor = cursor or self.db.cursor()
-        touches = cursor.execute("SELECT nextval('cache.cache_touches')").fetchone()[0]
-        half_life = cursor.execute("SELECT value FROM cache.cache_config WHERE key = 'half_life'").fetchone()[0]
-        increment = (1 + math.log(2) / half_life) ** (touches - 2)
-        cursor.execute(
-            "UPDATE cache.cached SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP, "
-            "cache_score_multiplier = cache_score_multiplier + ? WHERE query_id = ?",
-            [increment, query_id],
-        )
+    def touch(self, query_id: str) -> None:
+        """One more use of a record: access count, last access, and its score multiplier.
+
+        Touches are serialised in this process: concurrent updates of one row would otherwise
+        conflict (DuckDB aborts rather than waits). A new record's first touch follows the
+        transaction that stored it.
+        """
+        with self._touch_lock:
+            cursor = self.db.cursor()
+            touches = cursor.execute("SELECT nextval('cache.cache_touches')").fetchone()[0]
+            half_life = self.setting("half_life")
+            increment = (1 + math.log(2) / half_life) ** (touches - 2)
+            cursor.execute(
+                "UPDATE cache.cached SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP, "
+                "cache_score_multiplier = cache_score_multiplier + ? WHERE query_id = ?",
+                [increment, query_id],
+            )
 
     def records(self) -> list[CacheRecord]:
         """Every record, lowest score first (the eviction order)."""

@@ -327,6 +327,7 @@ class Machine:
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
+        self.cache.touch(part.query_id)
         return compute_ms
 
 
