@@ -166,5 +166,71 @@ def demo(data_dir: Path, port: int) -> None:
     _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)
 
 
+@main.group()
+def cache() -> None:
+    """The cache of stored results (run while no server holds the FlowDB)."""
+
+
+def _machine(data_dir: Path):
+    from flowkit.db import FlowDB
+    from flowkit.machine.queries import Machine
+
+    data = DataDir(data_dir)
+    if not data.flowdb_path.exists():
+        raise click.ClickException(f"no FlowDB at {data.flowdb_path}")
+    return Machine(FlowDB(data.flowdb_path), workers=1)
+
+
+def _describe(record) -> str:
+    return (
+        f"{record.query_id}  {record.query_kind:<32} {record.size_bytes:>12,} B  "
+        f"{record.compute_ms:>10.1f} ms  used {record.access_count:>4}×  score {record.score:.3g}"
+    )
+
+
+@cache.command("list")
+@DATA_DIR
+def cache_list(data_dir: Path) -> None:
+    """Stored results, lowest score (first to go) first."""
+    machine = _machine(data_dir)
+    for record in machine.cache.records():
+        click.echo(_describe(record))
+    click.echo(f"{machine.cache.size():,} bytes of {machine.cache.setting('cache_size'):,.0f} allowed")
+
+
+@cache.command("show")
+@DATA_DIR
+@click.argument("query_id")
+def cache_show(data_dir: Path, query_id: str) -> None:
+    """One stored result: its record, spec and dependencies."""
+    record = _machine(data_dir).cache.get(query_id)
+    if record is None:
+        raise click.ClickException(f"no stored result with id {query_id}")
+    click.echo(_describe(record))
+    click.echo(f"created {record.created}, last used {record.last_accessed}")
+    click.echo(f"depends on: {', '.join(record.dependencies) or 'nothing stored'}")
+    click.echo(record.spec)
+
+
+@cache.command("clear")
+@DATA_DIR
+def cache_clear(data_dir: Path) -> None:
+    """Remove every stored result."""
+    removed = _machine(data_dir).clear()
+    click.echo(f"removed {len(removed)} stored results ({sum(r.size_bytes for r in removed):,} bytes)")
+
+
+@cache.command("shrink")
+@DATA_DIR
+@click.option("--limit", type=int, help="Bytes to shrink to (default: the configured cache size).")
+@click.option("--protected-seconds", type=float, help="Spare results younger than this (default: the setting).")
+def cache_shrink(data_dir: Path, limit: int | None, protected_seconds: float | None) -> None:
+    """Evict the lowest-scored results until the cache fits its limit."""
+    machine = _machine(data_dir)
+    for record in machine.shrink(limit, protected_seconds=protected_seconds):
+        click.echo(f"evicted {_describe(record)}")
+    click.echo(f"cache now {machine.cache.size():,} bytes")
+
+
 if __name__ == "__main__":
     main()
