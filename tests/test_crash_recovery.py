@@ -1,0 +1,108 @@
+"""A server killed with SIGKILL mid-query: nothing half-written is ever served as completed."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import duckdb
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from flowkit.cli import main
+
+pytestmark = pytest.mark.slow
+
+# A modal location over 27 days: 28 parts, each its own stored table, long enough to be caught.
+SPEC = {
+    "query_kind": "spatial_aggregate",
+    "locations": {
+        "query_kind": "modal_location",
+        "locations": [
+            {
+                "query_kind": "daily_location",
+                "date": f"2016-01-{day:02}",
+                "aggregation_unit": "admin3",
+                "method": "most-common",
+            }
+            for day in range(1, 28)
+        ],
+    },
+}
+
+
+def start_server(data_dir):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flowkit.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/0"
+    for _ in range(400):
+        try:
+            httpx.get(f"{url}/spec/openapi.json")
+            return server, url
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def stored_tables_and_records(path):
+    with duckdb.connect(str(path), read_only=True) as db:
+        tables = {
+            t
+            for (t,) in db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cache' AND table_name LIKE 'x%'"
+            ).fetchall()
+        }
+        records = {f"x{q}" for (q,) in db.execute("SELECT query_id FROM cache.cached").fetchall()}
+    return tables, records
+
+
+def test_sigkill_mid_query_then_restart(tmp_path):
+    runner = CliRunner()
+    synth = ["synth", "--data-dir", str(tmp_path), "--subscribers", "3000", "--start-date", "2016-01-01"]
+    assert runner.invoke(main, [*synth, "--end-date", "2016-01-28", "--crisis-date", "2016-01-20"]).exit_code == 0
+    token = runner.invoke(main, ["token", "--data-dir", str(tmp_path), "--user", "ops", "--all-scopes"]).output.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    server, url = start_server(tmp_path)
+    try:
+        query_id = httpx.post(f"{url}/run", json=SPEC, headers=headers).json()["query_id"]
+        while True:  # wait until some parts are stored and the rest are still being computed
+            poll = httpx.get(f"{url}/poll/{query_id}", headers=headers)
+            assert poll.status_code == 202, poll.text  # completing before the kill would void the test
+            if poll.json()["progress"]["eligible"] < 25:
+                break
+            time.sleep(0.005)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+    tables, records = stored_tables_and_records(tmp_path / "flowdb.duckdb")
+    assert tables == records  # no table without its record: no orphan, nothing half-written
+    assert f"x{query_id}" not in tables
+
+    server, url = start_server(tmp_path)
+    try:
+        poll = httpx.get(f"{url}/poll/{query_id}", headers=headers)
+        assert (poll.status_code, poll.json()["status"]) == (404, "known")  # not completed: must be run again
+        assert httpx.get(f"{url}/get/{query_id}", headers=headers).status_code == 404
+        assert httpx.post(f"{url}/run", json=SPEC, headers=headers).json()["query_id"] == query_id
+        for _ in range(600):
+            poll = httpx.get(f"{url}/poll/{query_id}", headers=headers)
+            if poll.status_code == 303:
+                break
+            time.sleep(0.05)
+        assert poll.status_code == 303
+        assert httpx.get(f"{url}/get/{query_id}", headers=headers).json()["query_result"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    tables, records = stored_tables_and_records(tmp_path / "flowdb.duckdb")
+    assert tables == records and f"x{query_id}" in tables
