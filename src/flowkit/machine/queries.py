@@ -78,12 +78,11 @@ class Machine:
         for table in self.cache.orphan_tables():  # never the case with transactional stores
             log.warning("dropping_orphan_cache_table", table=table)
             db.execute(f"DROP TABLE cache.{table}")
-        stored = self.cache.stored_ids()
-        for query_id in stored:  # what is stored is completed, whatever a previous process said
-            self._settle(query_id, QueryState.COMPLETED)
-        for query_id in set(self._specs) - stored:  # interrupted by a crash or restart: run again
-            if self.states.get(query_id) in (QueryState.QUEUED, QueryState.EXECUTING):
-                self._settle(query_id, QueryState.KNOWN)
+        # What is stored is completed, whatever states say. A query a crash interrupted has no
+        # stored table and, with this process's own states, starts known: it runs again when asked.
+        for query_id in self.cache.stored_ids():
+            if self.states.get(query_id) != QueryState.COMPLETED:
+                self._settle(query_id, QueryState.COMPLETED)
 
     def close(self) -> None:
         for timer in list(self._timers):
@@ -148,7 +147,7 @@ class Machine:
 
     def cancel(self, query_id: str) -> QueryState | None:
         """Stop a queued or running query; parts only it needed go back to known."""
-        if query_id not in self._specs:
+        if self.spec(query_id) is None:
             return None
         state, changed = self.states.trigger(query_id, QueryEvent.CANCEL)
         if changed:
@@ -164,18 +163,24 @@ class Machine:
     def state(self, query_id: str) -> QueryState | None:
         """Current state, or None for an id never run here."""
         state = self.states.get(query_id)
-        if state == QueryState.KNOWN and query_id not in self._specs:
+        if state == QueryState.KNOWN and self.spec(query_id) is None:
             return None
         return state
 
     def spec(self, query_id: str) -> QuerySpec | None:
-        return self._specs.get(query_id)
+        """The spec behind an id, including ids another process sharing this FlowDB ran."""
+        if query_id not in self._specs:
+            row = self.db.execute("SELECT spec FROM cache.queries WHERE query_id = ?", [query_id]).fetchone()
+            if row is None:
+                return None
+            self._specs[query_id] = parse_spec_json(row[0])
+        return self._specs[query_id]
 
     def error(self, query_id: str) -> str:
         return self.states.error(query_id)
 
     def progress(self, query_id: str) -> Progress:
-        states = [self.states.get(part.query_id) for part in unique_parts(self._specs[query_id])]
+        states = [self.states.get(part.query_id) for part in unique_parts(self.spec(query_id))]
         pending = [state for state in states if state != QueryState.COMPLETED]
         return Progress(len(pending), pending.count(QueryState.QUEUED), pending.count(QueryState.EXECUTING))
 
