@@ -76,24 +76,29 @@ def _synthesise(data: DataDir, config) -> None:
 @SERVER_NAME
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=9090, show_default=True)
-def serve(data_dir: Path, server_name: str, host: str, port: int) -> None:
+@click.option(
+    "--redis-url", help="Share query states with every API process using this Redis (e.g. redis://127.0.0.1:6379/0)."
+)
+def serve(data_dir: Path, server_name: str, host: str, port: int, redis_url: str | None) -> None:
     """Serve the FlowAPI over an existing FlowDB."""
-    _serve(DataDir(data_dir), server_name, host, port)
+    _serve(DataDir(data_dir), server_name, host, port, redis_url)
 
 
-def _serve(data: DataDir, server_name: str, host: str, port: int) -> None:
+def _serve(data: DataDir, server_name: str, host: str, port: int, redis_url: str | None = None) -> None:
     import uvicorn
 
     from flowkit.api.access_log import configure_logging
     from flowkit.api.app import create_app
     from flowkit.db import FlowDB
     from flowkit.machine.queries import Machine
+    from flowkit.machine.states import RedisQueryStates
 
     if not data.flowdb_path.exists():
         raise click.ClickException(f"no FlowDB at {data.flowdb_path}; run `flowkit synth --data-dir {data.root}` first")
     configure_logging()
     _, public_key = data.key_pair()
-    machine = Machine(FlowDB(data.flowdb_path))
+    db = FlowDB(data.flowdb_path)
+    machine = Machine(db, states=RedisQueryStates.for_flowdb(redis_url, db) if redis_url else None)
     app = create_app(machine, public_key=public_key, server_name=server_name)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -8,6 +8,7 @@ queued query, exactly one sees `changed=True` and owns the work. States live in 
 from __future__ import annotations
 
 import enum
+import hashlib
 import threading
 
 
@@ -96,6 +97,11 @@ class RedisQueryStates:
         self._redis = redis.Redis.from_url(url, decode_responses=True)
         self._prefix = prefix
         self._trigger = self._redis.register_script(_TRIGGER)
+
+    @classmethod
+    def for_flowdb(cls, url: str, db) -> RedisQueryStates:
+        """States of the queries on one FlowDB: every process serving it shares them."""
+        return cls(url, f"flowkit:{hashlib.md5(str(db.path).encode()).hexdigest()}")
 
     def get(self, query_id: str) -> QueryState:
         return QueryState(self._redis.get(f"{self._prefix}:{query_id}:state") or QueryState.KNOWN)
