@@ -233,3 +233,17 @@ def test_labelled_flows_geojson_keeps_every_label():
     (a, b) = _flow_features(records, ("pcod",), {})
     assert a["properties"]["outflows"] == {"B": {"stable": 20, "mobile": 17}}
     assert b["properties"]["inflows"] == {"A": {"stable": 20, "mobile": 17}}
+
+
+def test_cancel_through_delete(client, everything, keys):
+    spec = {"query_kind": "dummy_query", "aggregation_unit": "admin3", "dummy_param": "cancel me", "dummy_delay": 5}
+    query_id = client.post("/api/0/run", json=spec, headers=everything).json()["query_id"]
+    read_only = bearer(keys, {"r": ["admin3:dummy_query:dummy_query"]})
+    assert client.delete(f"/api/0/poll/{query_id}", headers=read_only).status_code == 403  # cancelling needs `run`
+    response = client.delete(f"/api/0/poll/{query_id}", headers=everything)
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    poll = client.get(f"/api/0/poll/{query_id}", headers=everything)
+    assert (poll.status_code, poll.json()["status"]) == (500, "cancelled")
+    again = client.delete(f"/api/0/poll/{query_id}", headers=everything)
+    assert (again.status_code, again.json()["status"]) == (409, "cancelled")
+    assert client.delete("/api/0/poll/unknown", headers=everything).status_code == 404

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
 
 import duckdb
 import httpx
@@ -106,3 +107,33 @@ def test_sigkill_mid_query_then_restart(tmp_path):
         server.wait(timeout=30)
     tables, records = stored_tables_and_records(tmp_path / "flowdb.duckdb")
     assert tables == records and f"x{query_id}" in tables
+
+
+def test_cancel_while_executing_leaves_nothing_half_written(tmp_path):
+    from flowkit.db import FlowDB
+    from flowkit.db.synthetic import SyntheticConfig, generate
+    from flowkit.machine.catalogue import parse_spec
+    from flowkit.machine.queries import Machine, QueryState
+
+    db = FlowDB(tmp_path / "flowdb.duckdb")
+    generate(
+        db,
+        SyntheticConfig(
+            seed=4, subscribers=3000, start_date=date(2016, 1, 1), end_date=date(2016, 1, 28), crisis_date=None
+        ),
+    )
+    machine = Machine(db, workers=1)
+    spec = parse_spec(SPEC)
+    query_id = machine.run(spec)
+    while machine.progress(query_id).eligible > 25:  # some parts stored, the query still running
+        assert machine.state(query_id) in (QueryState.QUEUED, QueryState.EXECUTING)
+        time.sleep(0.005)
+    assert machine.cancel(query_id) == QueryState.CANCELLED
+    assert machine.wait(query_id, timeout=30) == QueryState.CANCELLED
+    machine.close()  # waits for the worker to leave the cancelled job
+    assert machine.cache.orphan_tables() == []
+    stored = machine.cache.stored_ids()
+    assert query_id not in stored and 0 < len(stored) < 28
+    machine = Machine(db, workers=1)
+    assert machine.run(spec) == query_id and machine.wait(query_id, timeout=120) == QueryState.COMPLETED
+    machine.close()

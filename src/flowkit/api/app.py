@@ -93,11 +93,12 @@ async def cancel_query(request: Request) -> Response:
     """Beyond FlowKit: stop a queued or running query (needs what running it needs)."""
     query_id = request.path_params["query_id"]
     _known_spec(request, query_id, ["run"])
-    state = await run_in_threadpool(_machine(request).cancel, query_id)
-    if state != QueryState.CANCELLED:
+    state = _machine(request).state(query_id)
+    if state not in (QueryState.QUEUED, QueryState.EXECUTING):
         raise APIError(
             409, f"Query with id '{query_id}' {_DESCRIPTIONS[state]}: nothing to cancel.", status=state.value
         )
+    state = await run_in_threadpool(_machine(request).cancel, query_id)
     return JSONResponse({"status": state.value, "msg": f"Query with id '{query_id}' was cancelled."})
 
 
