@@ -1,8 +1,8 @@
 """Parity with FlowKit's own golden values, on FlowKit's public 7-day test dataset.
 
 The dataset is the shared fixture `shared/fixtures/flowkit-testdata/` (cells, sites, TACs, calls
-of 2016-01-01 … 07, SMS of 01 … 04) completed by `tests/data/flowkit-testdata/` (further SMS
-files copied from Flowminder/FlowKit, see its README.md). Every expected value below is one that
+of 2016-01-01 … 07, SMS of 01 … 04) completed by `tests/data/flowkit-testdata/` (the SMS of 05 … 07,
+copied from Flowminder/FlowKit, see its README.md). Every expected value below is one that
 FlowMachine's test suite asserts on its test FlowDB (see the reference's "Candidate golden
 checks"); the comment beside it names the FlowKit test and gives its number there. Goldens that
 need admin geography (which the dataset does not carry), MDS or top-up records (not copied), or a
@@ -69,7 +69,7 @@ def per_subscriber(df: pd.DataFrame, column: str = "value") -> dict:
 
 def test_dataset_is_complete_enough():
     # The SMS files this repository adds must be there (the shared fixture stops at 2016-01-04).
-    for day in ("05", "06"):
+    for day in ("05", "06", "07"):
         assert (OURS / "records" / "sms" / f"sms_201601{day}.csv").is_file()
 
 
@@ -154,13 +154,17 @@ def test_nocturnal_events(run):
     assert share["dM4aLP8N97eYABwR"] == pytest.approx(33.333333, abs=1e-6)
 
 
-def test_event_count_incoming(run):
-    # test_subscriber_event_count.py, 2016-01-01 → 08: direction in 4dqenN2oQZExwEK2 = 12;
-    # in + out = both for every subscriber.
+def test_event_count(run):
+    # test_subscriber_event_count.py, 2016-01-01 → 08, calls + SMS: DzpZJ2EaVQo2X5vM = 46;
+    # direction out E0LZAa7AyNd34Djq = 24; direction in 4dqenN2oQZExwEK2 = 12; in + out = both
+    # for every subscriber. (Needs the SMS of 2016-01-05 … 07 from tests/data; the all-tables 69
+    # and MDS-only 8 need MDS and top-up files, which are not copied.)
     spec = {"query_kind": "event_count", **window("2016-01-01", "2016-01-08")}
     both = per_subscriber(run(spec))
     incoming = per_subscriber(run({**spec, "direction": "in"}))
     outgoing = per_subscriber(run({**spec, "direction": "out"}))
+    assert both["DzpZJ2EaVQo2X5vM"] == 46
+    assert outgoing["E0LZAa7AyNd34Djq"] == 24
     assert incoming["4dqenN2oQZExwEK2"] == 12
     for subscriber, total in both.items():
         assert incoming.get(subscriber, 0) + outgoing.get(subscriber, 0) == total
@@ -266,6 +270,18 @@ def test_call_days_to_2016_01_03(run):
     at = df.set_index(["subscriber", "site_id"])["calldays"]
     assert at["Z89mWDgZrr3qpnlB", "m9jL23"] == 2
     assert at["038OVABN11Ak4W5P", "QeBRM8"] == 1
+
+
+def test_call_days_to_2016_01_08(run):
+    # test_calldays.py, versioned-site, 2016-01-01 → 08: Z89mWDgZrr3qpnlB Σ 30, at qvkp6J 4;
+    # 038OVABN11Ak4W5P Σ 32, at nWM8R3 5. (Needs the SMS of 2016-01-05 … 07 from tests/data.)
+    df = run({"query_kind": "call_days", **window("2016-01-01", "2016-01-08"), "aggregation_unit": "versioned-site"})
+    totals = df.groupby("subscriber")["calldays"].sum()
+    assert totals["Z89mWDgZrr3qpnlB"] == 30
+    assert totals["038OVABN11Ak4W5P"] == 32
+    at = df.set_index(["subscriber", "site_id"])["calldays"]
+    assert at["Z89mWDgZrr3qpnlB", "qvkp6J"] == 4
+    assert at["038OVABN11Ak4W5P", "nWM8R3"] == 5
 
 
 def test_histogram_of_radius_of_gyration_matches_numpy(run):
