@@ -97,6 +97,16 @@ def test_daily_location_last_lon_lat(run):
     assert df.loc["yqw50eNyEwOxNDGL", "lat"] == pytest.approx(29.135638957790576, abs=COORDINATE_ABS)
 
 
+def test_daily_location_most_common_in_a_morning_window(run):
+    # …daily_location_2_df: 2016-01-04, hours (3, 9), most-common, subset [2GJxeNazvlgZbqj6,
+    # 7qKmzkeMbmk5nOa0, 8dpPLR15XwR7jQyN, 1NqnrAB9bRd597x2] → rows for the first three only.
+    # FlowKit's unit is admin2 (not in the dataset), so only which subscribers have a row is
+    # compared, at versioned-site.
+    df = run(daily_location("2016-01-04", "versioned-site", "most-common", hours={"start_hour": 3, "end_hour": 9}))
+    subset = {"2GJxeNazvlgZbqj6", "7qKmzkeMbmk5nOa0", "8dpPLR15XwR7jQyN", "1NqnrAB9bRd597x2"}
+    assert set(df["subscriber"]) & subset == subset - {"1NqnrAB9bRd597x2"}
+
+
 def test_daily_location_hours_wrapping_midnight(run):
     # …daily_location_3_df: 2016-01-05, cell, hours (23, 5), last; FlowKit's subset of three
     # gives GNLM7eW5J5wmlwRa → UJE4phmX and e6BxY8mAP38GyAQz → eAwMUT94, and no row for the
