@@ -2,7 +2,10 @@
 
 `tiny_db(calls=..., sms=..., mds=...)` builds an in-memory FlowDB with the default geography
 below (or the `admins` / `cells` given), maps cells to admin units, and returns a `TinyMachine`
-(a `Machine` with helpers that run a spec and return its result as a DataFrame).
+(a `Machine` with helpers that run a spec and return its result as a DataFrame). It builds on
+the backend the `backend` fixture names: DuckDB unless a module overrides `backend`, e.g. with
+`params=BACKENDS` to run every case on DuckDB and on PostgreSQL (a fresh database per module,
+emptied for each tiny FlowDB).
 
 Default geography: a 40 × 20 strip of boxes (lon 0‥40, lat 0‥20).
 
@@ -32,15 +35,19 @@ dict (`{"recharge_amount": 5, "pre_event_balance": 1, "post_event_balance": 6}`)
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
 import pandas as pd
+import psycopg
+import pyarrow as pa
 import pytest
 import shapely
 
-from flowkit.db import FlowDB
+from flowkit.db import FlowDB, connect_flowdb
 from flowkit.machine.catalogue import parse_spec
 from flowkit.machine.queries import Machine, QueryState
 from flowkit.machine.spec import QuerySpec
@@ -112,10 +119,7 @@ class TinyMachine(Machine):
 
 
 def _insert(db: FlowDB, table: str, frame: pd.DataFrame) -> None:
-    cursor = db.cursor()
-    cursor.register("_rows", frame)
-    cursor.execute(f"INSERT INTO {table} ({', '.join(frame.columns)}) SELECT * FROM _rows")
-    cursor.unregister("_rows")
+    db.insert(table, pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _events_frame(rows: Iterable[Event], *, with_outgoing: bool) -> pd.DataFrame:
@@ -142,26 +146,43 @@ def build_tiny_db(
     mds: Iterable[Event] = (),
     topups: Iterable[Event] = (),
     tacs: Sequence[dict] = (),
+    db=None,
 ) -> TinyMachine:
-    """An in-memory FlowDB holding exactly the given geography and events, behind a Machine."""
-    db = FlowDB()
+    """A FlowDB (in-memory DuckDB unless `db` is given, empty) holding exactly the given
+    geography and events, behind a Machine."""
+    db = db if db is not None else FlowDB()
     for level, units in admins.items():
-        for gid, (pcod, box, *parent) in enumerate(units, start=1):
-            columns = ["gid", f"admin{level}pcod", f"admin{level}name", "geom"]
-            columns += [f"admin{level - 1}pcod"] if parent else []
-            db.execute(
-                f"INSERT INTO geography.admin{level} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [gid, pcod, f"Unit {pcod}", shapely.box(*box).wkb, *parent],
-            )
+        rows = [
+            {"gid": gid, f"admin{level}pcod": pcod, f"admin{level}name": f"Unit {pcod}", "geom": shapely.box(*box).wkb}
+            | ({f"admin{level - 1}pcod": parent[0]} if parent else {})
+            for gid, (pcod, box, *parent) in enumerate(units, start=1)
+        ]
+        for row in rows:  # rows with and without a parent column
+            db.insert(f"geography.admin{level}", pa.Table.from_pylist([row]))
     versions: dict[str, int] = {}
+    rows = []
     for cell_id, lon, lat, *service in cells:
         versions[cell_id] = versions.get(cell_id, 0) + 1
-        first, last = service if service else (None, None)
-        db.execute(
-            "INSERT INTO infrastructure.cells (id, version, date_of_first_service, date_of_last_service, geom_point) "
-            "VALUES (?, ?, ?::DATE, ?::DATE, ?)",
-            [cell_id, versions[cell_id], first, last, shapely.Point(lon, lat).wkb],
+        first, last = (date.fromisoformat(d) for d in service) if service else (None, None)
+        rows.append(
+            {
+                "id": cell_id,
+                "version": versions[cell_id],
+                "date_of_first_service": first,
+                "date_of_last_service": last,
+                "geom_point": shapely.Point(lon, lat).wkb,
+            }
         )
+    schema = pa.schema(
+        [
+            ("id", pa.string()),
+            ("version", pa.int32()),
+            ("date_of_first_service", pa.date32()),
+            ("date_of_last_service", pa.date32()),
+            ("geom_point", pa.binary()),
+        ]
+    )
+    db.insert("infrastructure.cells", pa.Table.from_pylist(rows, schema))
     for tac in tacs:
         db.execute(
             f"INSERT INTO infrastructure.tacs ({', '.join(tac)}) VALUES ({', '.join('?' * len(tac))})",
@@ -176,12 +197,72 @@ def build_tiny_db(
     return TinyMachine(db)
 
 
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+BACKENDS = ["duckdb", "postgres"]
+
+
+@pytest.fixture(scope="module")
+def postgres_url(request):
+    """A fresh PostgreSQL database (with PostGIS) for this test module, dropped afterwards."""
+    module = "".join(c if c.isalnum() else "_" for c in request.module.__name__.split(".")[-1])
+    name = f"flowkit_{module}_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # test runs may overlap
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(f"{POSTGRES_SERVER}/{name}", autocommit=True) as con:
+        con.execute("CREATE EXTENSION postgis")
+    yield f"{POSTGRES_SERVER}/{name}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def postgres_flowdb(postgres_url):
+    """This module's PostgreSQL FlowDB; `emptied` makes it empty again for the next test."""
+    db = connect_flowdb(postgres_url)
+    yield db
+    db.close()
+
+
+def emptied(db):
+    """`db` (a PostgreSQL FlowDB) with FlowKit's schemas dropped and made again. Reusing one
+    FlowDB and its connection per module saves loading PostGIS into a new session each time."""
+    db.execute(
+        "DROP SCHEMA IF EXISTS events, infrastructure, geography, etl, cache, dfs CASCADE; "
+        "DROP TABLE IF EXISTS available_tables"
+    )
+    db.init_schema()
+    return db
+
+
 @pytest.fixture
-def tiny_db():
-    """Builder of small FlowDBs (see `build_tiny_db`); everything it built is closed afterwards."""
+def backend() -> str:
+    """The backend `tiny_db` and `flowdb` build on; a module overrides it to run on others."""
+    return "duckdb"
+
+
+@pytest.fixture
+def flowdb(backend, request):
+    """An empty FlowDB on `backend`: in-memory DuckDB, or this module's PostgreSQL database."""
+    if backend == "postgres":
+        yield emptied(request.getfixturevalue("postgres_flowdb"))
+        return
+    db = FlowDB()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def tiny_db(backend, request):
+    """Builder of small FlowDBs (see `build_tiny_db`) on `backend`; everything it built is closed
+    afterwards. On PostgreSQL every build empties the module's database first."""
     built: list[TinyMachine] = []
 
     def build(**kwargs: Any) -> TinyMachine:
+        if backend == "postgres":
+            for machine in built:  # one database per module: the previous tiny FlowDB goes
+                machine.close()
+            kwargs["db"] = emptied(request.getfixturevalue("postgres_flowdb"))
         machine = build_tiny_db(**kwargs)
         built.append(machine)
         return machine
@@ -189,7 +270,8 @@ def tiny_db():
     yield build
     for machine in built:
         machine.close()
-        machine.db.close()
+        if backend != "postgres":  # the module's PostgreSQL FlowDB stays open for the next test
+            machine.db.close()
 
 
 def sixteen_and_fifteen() -> FlowDB:

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tests.conftest import BACKENDS
 
 from flowkit.machine.catalogue import SpecError, parse_spec
 
 D1, D2, D3 = "2016-01-01", "2016-01-02", "2016-01-03"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 # -- spec builders ----------------------------------------------------------------------------

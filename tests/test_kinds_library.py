@@ -14,6 +14,7 @@ import pytest
 import shapely
 from pydantic import ValidationError
 from starlette.testclient import TestClient
+from tests.conftest import BACKENDS
 
 from flowkit.api.app import create_app
 from flowkit.auth.tokens import ensure_key_pair, mint_token
@@ -24,6 +25,12 @@ from flowkit.machine.spec import QuerySpec
 
 D1, D2, D3, D4 = "2016-01-01", "2016-01-02", "2016-01-03", "2016-01-04"
 WINDOW = {"start_date": D1, "end_date": D3}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 def call(counterpart, duration=None):

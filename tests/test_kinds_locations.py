@@ -10,11 +10,18 @@ every expected value was worked out by hand from the events next to it.
 from __future__ import annotations
 
 import pytest
+from tests.conftest import BACKENDS
 
 from flowkit.machine.catalogue import SpecError, parse_spec
 from test_kinds import FLOW_CALLS, daily, flows, modal, spatial, usc, values, where
 
 D1, D2, D3, D4, D5, D6 = (f"2016-01-0{n}" for n in range(1, 7))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 # -- spec builders ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import flowclient
 import numpy as np
 import pytest
 import shapely
+from tests.conftest import BACKENDS
 
 import flowkit.client
 from flowkit.machine import meaningful_locations
@@ -28,6 +29,12 @@ ADMINS = {
 AGGREGATE = "meaningful_locations_aggregate"
 LABEL_OD = "meaningful_locations_between_label_od_matrix"
 DATES_OD = "meaningful_locations_between_dates_od_matrix"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 def box(x0, y0, x1, y1):

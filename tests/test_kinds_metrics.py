@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import build_tiny_db
+from tests.conftest import BACKENDS, build_tiny_db
 
 from flowkit.api.results import as_json, redacted_rows
 from flowkit.machine.catalogue import SpecError, parse_spec, required_scopes
@@ -26,6 +26,12 @@ from flowkit.machine.catalogue import SpecError, parse_spec, required_scopes
 D1, D2, D3, D4 = "2016-01-01", "2016-01-02", "2016-01-03", "2016-01-04"
 # One degree along a meridian of the sphere of radius 6371.0088 km (the mean Earth radius).
 DEGREE_KM = 6371.0088 * math.pi / 180
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 # -- spec builders ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from starlette.testclient import TestClient
-from tests.conftest import ADMINS, sixteen_and_fifteen
+from tests.conftest import ADMINS, BACKENDS, sixteen_and_fifteen
 from tests.test_api import SERVER, bearer, keys, run_to_completion  # noqa: F401  (keys is a fixture)
 from tests.test_kinds import values
 
@@ -38,6 +38,12 @@ NETWORK_KINDS = {
     "geography": True,
     "dummy_query": True,
 }
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every hand-worked case here runs on DuckDB and on PostgreSQL."""
+    return request.param
 
 
 def spec(kind, start=D1, end=D2, unit="admin3", **extra):

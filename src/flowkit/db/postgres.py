@@ -35,6 +35,9 @@ from flowkit.db.schema import ADMIN_LEVELS, ddl
 # Geometry columns of the DuckDB schema (WKB blobs there) and their PostGIS types.
 GEOMETRY_COLUMNS = {"geom_point": "Point", "geom_polygon": "MultiPolygon", "geom": "MultiPolygon"}
 SRID = 4326
+# UTC, as the times stored; no JIT: stored results are fresh tables without statistics, on which
+# the planner's guesses make JIT compile (~100 ms) what runs in a few milliseconds.
+SESSION_OPTIONS = "-c TimeZone=UTC -c jit=off"
 
 
 @cache
@@ -85,6 +88,11 @@ class FlowDBPostgresCompiler(PostgresCompiler):
         if op.arg.dtype.is_boolean() and to.is_numeric() and not to.is_int32():
             arg = self.cast(arg, dt.int32)  # PostgreSQL casts booleans to integer only
         return super().visit_Cast(op, arg=arg, to=to)
+
+    def visit_HexDigest(self, op, *, arg, how):
+        if how == "md5":
+            return self.f.md5(arg)  # as DuckDB's md5: lower-case hex of the UTF-8 bytes
+        return self.f.encode(self.f[how](self.f.convert_to(arg, "UTF8")), "hex")  # sha224 … sha512
 
     def visit_Mean(self, op, *, arg, where):
         return self._typed(op, super().visit_Mean(op, arg=arg, where=where))
@@ -183,8 +191,7 @@ class PostgresFlowDB:
         self.path = self.url = url
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[psycopg.Connection] = []
-        self._partitions: set[str] = set()
+        self._connections: dict[threading.Thread, psycopg.Connection] = {}
         if not read_only:
             self.init_schema()
 
@@ -199,11 +206,13 @@ class PostgresFlowDB:
         """This thread's connection."""
         connection = getattr(self._local, "connection", None)
         if connection is None or connection.closed:
-            connection = psycopg.connect(self.url, autocommit=True, options="-c TimeZone=UTC")
+            connection = psycopg.connect(self.url, autocommit=True, options=SESSION_OPTIONS)
             self._local.connection = connection
             self._local.cursor = self._local.backend = None
             with self._lock:
-                self._connections.append(connection)
+                for thread in [t for t in self._connections if not t.is_alive()]:
+                    self._connections.pop(thread).close()  # a finished worker's connection
+                self._connections[threading.current_thread()] = connection
         return connection
 
     def cursor(self) -> PostgresCursor:
@@ -227,8 +236,8 @@ class PostgresFlowDB:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
+            connections, self._connections = self._connections, {}
+        for connection in connections.values():
             connection.close()
 
     # -- FlowDB's interface --------------------------------------------------------------------
@@ -270,9 +279,7 @@ class PostgresFlowDB:
             for column in geometries:
                 self.execute(f'ALTER TABLE _load ALTER COLUMN "{column}" TYPE bytea USING NULL')
             self._copy("_load", columns, table)
-            select = ", ".join(
-                f'ST_GeomFromWKB("{c}", {SRID})' if c in geometries else f'"{c}"' for c in table.column_names
-            )
+            select = ", ".join(_from_wkb(c) if c in geometries else f'"{c}"' for c in table.column_names)
             self.execute(f"INSERT INTO {name} ({columns}) SELECT {select} FROM _load")
 
     def _copy(self, name: str, columns: str, table: pa.Table) -> None:
@@ -287,14 +294,10 @@ class PostgresFlowDB:
 
     def ensure_partition(self, relation: str, day: date) -> None:
         """The partition of `events.<relation>` holding `day` (FlowKit's `<relation>_<YYYYMMDD>`)."""
-        partition = f"{relation}_{day:%Y%m%d}"
-        if partition in self._partitions:
-            return
         self.execute(
-            f"CREATE TABLE IF NOT EXISTS events.{partition} PARTITION OF events.{relation} "
+            f"CREATE TABLE IF NOT EXISTS events.{relation}_{day:%Y%m%d} PARTITION OF events.{relation} "
             f"FOR VALUES FROM ('{day}') TO ('{day + timedelta(days=1)}')"
         )
-        self._partitions.add(partition)
 
     def refresh_cell_admin_units(self) -> int:
         """Recompute `geography.cell_admin_units` and `geography.site_locations` with PostGIS.
@@ -344,12 +347,20 @@ class PostgresFlowDB:
         return dates
 
 
+def _from_wkb(column: str) -> str:
+    """SQL making a PostGIS geometry of a WKB column; polygons become multipolygons, as FlowKit loads them."""
+    geometry = f'ST_GeomFromWKB("{column}", {SRID})'
+    return f"ST_Multi({geometry})" if GEOMETRY_COLUMNS[column] == "MultiPolygon" else geometry
+
+
 def _csv_batches(table: pa.Table, rows: int = 200_000):
     """`table` as CSV chunks for COPY: dictionaries decoded, binary as bytea hex, NULL as empty."""
     columns = []
     for column in table.columns:
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
+        if pa.types.is_timestamp(column.type) and column.type.unit == "ns":
+            column = column.cast(pa.timestamp("us", column.type.tz))  # PostgreSQL keeps microseconds
         if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
             column = pa.chunked_array(
                 [
