@@ -118,11 +118,12 @@ class FlowDBPostgresCompiler(PostgresCompiler):
 
 
 def _extract_typed(name: str):
-    """PostgreSQL's EXTRACT gives numeric: cast to the integer type Ibis promises."""
+    """PostgreSQL's EXTRACT gives numeric: cast to bigint, what DuckDB's EXTRACT gives, so that
+    stored results have the same column types on both backends."""
     base = getattr(PostgresCompiler, name)
 
     def visit(self, op, **kwargs):
-        return self.cast(base(self, op, **kwargs), op.dtype)
+        return self.cast(base(self, op, **kwargs), dt.int64)
 
     return visit
 
