@@ -20,6 +20,12 @@ DATA_DIR = click.option(
 SERVER_NAME = click.option(
     "--server-name", default=DEFAULT_SERVER_NAME, show_default=True, help="This API's name: the audience of its tokens."
 )
+DB = click.option(
+    "--db",
+    metavar="URL_OR_PATH",
+    help="The FlowDB: a postgresql://user@host:port/dbname URL (PostgreSQL with PostGIS) or a DuckDB file "
+    "(default: flowdb.duckdb in --data-dir). --data-dir still holds the token keys.",
+)
 
 
 @click.group()
@@ -29,6 +35,7 @@ def main() -> None:
 
 @main.command()
 @DATA_DIR
+@DB
 @click.option("--subscribers", type=int, default=20_000, show_default=True)
 @click.option("--seed", type=int, default=2016, show_default=True)
 @click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-01-01", show_default=True)
@@ -40,8 +47,8 @@ def main() -> None:
     help="Last day, inclusive.",
 )
 @click.option("--crisis-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-10", show_default=True)
-def synth(data_dir: Path, subscribers: int, seed: int, start_date, end_date, crisis_date) -> None:
-    """Generate a synthetic country into a new FlowDB."""
+def synth(data_dir: Path, db: str | None, subscribers: int, seed: int, start_date, end_date, crisis_date) -> None:
+    """Generate a synthetic country into a new FlowDB (or an empty PostgreSQL one)."""
     from flowkit.db.synthetic import SyntheticConfig
 
     config = SyntheticConfig(
@@ -51,53 +58,65 @@ def synth(data_dir: Path, subscribers: int, seed: int, start_date, end_date, cri
         end_date=end_date.date(),
         crisis_date=crisis_date.date(),
     )
-    _synthesise(DataDir(data_dir), config)
+    _synthesise(DataDir(data_dir), config, db)
 
 
-def _synthesise(data: DataDir, config) -> None:
-    from flowkit.db import FlowDB
+def _synthesise(data: DataDir, config, target: str | None = None) -> None:
+    from flowkit.db import FlowDB, connect_flowdb, is_postgres_url
     from flowkit.db.synthetic import generate
 
-    if data.flowdb_path.exists():
-        raise click.ClickException(f"{data.flowdb_path} already exists; remove it or choose another --data-dir")
-    data.root.mkdir(parents=True, exist_ok=True)
+    if target is not None and is_postgres_url(target):
+        started = time.perf_counter()
+        db = connect_flowdb(target)
+        try:
+            summary = generate(db, config)  # refuses a FlowDB that already holds data
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+        finally:
+            db.close()
+        click.echo(f"Synthetic country written to {target} in {time.perf_counter() - started:.0f} s: {summary}")
+        return
+    path = Path(target) if target is not None else data.flowdb_path
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; remove it or choose another --data-dir")
+    path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    partial = data.flowdb_path.with_suffix(".partial")
+    partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     db = FlowDB(partial)
     summary = generate(db, config)
     db.close()
-    partial.rename(data.flowdb_path)  # a half-made FlowDB never looks complete
-    click.echo(f"Synthetic country written to {data.flowdb_path} in {time.perf_counter() - started:.0f} s: {summary}")
+    partial.rename(path)  # a half-made FlowDB never looks complete
+    click.echo(f"Synthetic country written to {path} in {time.perf_counter() - started:.0f} s: {summary}")
 
 
 @main.command()
 @DATA_DIR
+@DB
 @SERVER_NAME
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=9090, show_default=True)
 @click.option(
     "--redis-url", help="Share query states with every API process using this Redis (e.g. redis://127.0.0.1:6379/0)."
 )
-def serve(data_dir: Path, server_name: str, host: str, port: int, redis_url: str | None) -> None:
+def serve(data_dir: Path, db: str | None, server_name: str, host: str, port: int, redis_url: str | None) -> None:
     """Serve the FlowAPI over an existing FlowDB."""
-    _serve(DataDir(data_dir), server_name, host, port, redis_url)
+    _serve(DataDir(data_dir), server_name, host, port, redis_url, db)
 
 
-def _serve(data: DataDir, server_name: str, host: str, port: int, redis_url: str | None = None) -> None:
+def _serve(
+    data: DataDir, server_name: str, host: str, port: int, redis_url: str | None = None, target: str | None = None
+) -> None:
     import uvicorn
 
     from flowkit.api.access_log import configure_logging
     from flowkit.api.app import create_app
-    from flowkit.db import FlowDB
     from flowkit.machine.queries import Machine
     from flowkit.machine.states import RedisQueryStates
 
-    if not data.flowdb_path.exists():
-        raise click.ClickException(f"no FlowDB at {data.flowdb_path}; run `flowkit synth --data-dir {data.root}` first")
+    db = _open_flowdb(data, target)
     configure_logging()
     _, public_key = data.key_pair()
-    db = FlowDB(data.flowdb_path)
     machine = Machine(db, states=RedisQueryStates.for_flowdb(redis_url, db) if redis_url else None)
     app = create_app(machine, public_key=public_key, server_name=server_name)
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -125,6 +144,38 @@ def token(
             raise click.BadParameter(f"'{role}' is not NAME=SCOPE,SCOPE,...", param_hint="--role")
         parsed[name] = [s for s in scopes.split(",") if s]
     click.echo(_token(DataDir(data_dir), server_name, user, parsed or None, lifetime_minutes))
+
+
+def _open_flowdb(data: DataDir, target: str | None):
+    """The FlowDB `--db` names (a PostgreSQL URL or a DuckDB file), else the data dir's; it must exist."""
+    from flowkit.db import connect_flowdb, is_postgres_url
+
+    if target is not None and is_postgres_url(target):
+        return connect_flowdb(target)
+    path = Path(target) if target is not None else data.flowdb_path
+    if not path.exists():
+        raise click.ClickException(f"no FlowDB at {path}; run `flowkit synth --data-dir {data.root}` first")
+    return connect_flowdb(path)
+
+
+@main.group("db")
+def db_group() -> None:
+    """The FlowDB itself."""
+
+
+@db_group.command("init")
+@DATA_DIR
+@DB
+def db_init(data_dir: Path, db: str | None) -> None:
+    """Create FlowKit's schema (idempotent): on PostgreSQL with PostGIS, events partitioned by day."""
+    from flowkit.db import connect_flowdb, is_postgres_url
+
+    if db is None or not is_postgres_url(db):
+        path = Path(db) if db is not None else DataDir(data_dir).flowdb_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = str(path)
+    connect_flowdb(db).close()
+    click.echo(f"FlowDB schema ready in {db}")
 
 
 def _token(data: DataDir, server_name: str, user: str, roles: dict | None, lifetime_minutes: int) -> str:
@@ -176,14 +227,10 @@ def cache() -> None:
     """The cache of stored results (run while no server holds the FlowDB)."""
 
 
-def _machine(data_dir: Path):
-    from flowkit.db import FlowDB
+def _machine(data_dir: Path, db: str | None = None):
     from flowkit.machine.queries import Machine
 
-    data = DataDir(data_dir)
-    if not data.flowdb_path.exists():
-        raise click.ClickException(f"no FlowDB at {data.flowdb_path}")
-    return Machine(FlowDB(data.flowdb_path), workers=1)
+    return Machine(_open_flowdb(DataDir(data_dir), db), workers=1)
 
 
 def _describe(record) -> str:
@@ -195,9 +242,10 @@ def _describe(record) -> str:
 
 @cache.command("list")
 @DATA_DIR
-def cache_list(data_dir: Path) -> None:
+@DB
+def cache_list(data_dir: Path, db: str | None) -> None:
     """Stored results, lowest score (first to go) first."""
-    machine = _machine(data_dir)
+    machine = _machine(data_dir, db)
     for record in machine.cache.records():
         click.echo(_describe(record))
     click.echo(f"{machine.cache.size():,} bytes of {machine.cache.setting('cache_size'):,.0f} allowed")
@@ -205,10 +253,11 @@ def cache_list(data_dir: Path) -> None:
 
 @cache.command("show")
 @DATA_DIR
+@DB
 @click.argument("query_id")
-def cache_show(data_dir: Path, query_id: str) -> None:
+def cache_show(data_dir: Path, db: str | None, query_id: str) -> None:
     """One stored result: its record, spec and dependencies."""
-    record = _machine(data_dir).cache.get(query_id)
+    record = _machine(data_dir, db).cache.get(query_id)
     if record is None:
         raise click.ClickException(f"no stored result with id {query_id}")
     click.echo(_describe(record))
@@ -219,19 +268,21 @@ def cache_show(data_dir: Path, query_id: str) -> None:
 
 @cache.command("clear")
 @DATA_DIR
-def cache_clear(data_dir: Path) -> None:
+@DB
+def cache_clear(data_dir: Path, db: str | None) -> None:
     """Remove every stored result."""
-    removed = _machine(data_dir).clear()
+    removed = _machine(data_dir, db).clear()
     click.echo(f"removed {len(removed)} stored results ({sum(r.size_bytes for r in removed):,} bytes)")
 
 
 @cache.command("shrink")
 @DATA_DIR
+@DB
 @click.option("--limit", type=int, help="Bytes to shrink to (default: the configured cache size).")
 @click.option("--protected-seconds", type=float, help="Spare results younger than this (default: the setting).")
-def cache_shrink(data_dir: Path, limit: int | None, protected_seconds: float | None) -> None:
+def cache_shrink(data_dir: Path, db: str | None, limit: int | None, protected_seconds: float | None) -> None:
     """Evict the lowest-scored results until the cache fits its limit."""
-    machine = _machine(data_dir)
+    machine = _machine(data_dir, db)
     for record in machine.shrink(limit, protected_seconds=protected_seconds):
         click.echo(f"evicted {_describe(record)}")
     click.echo(f"cache now {machine.cache.size():,} bytes")
