@@ -15,6 +15,7 @@ import shapely
 from tests.conftest import BACKENDS, emptied
 
 from flowkit.db import FlowDB, connect_flowdb
+from flowkit.db.geography import unit_shapes
 from flowkit.db.postgres import PostgresFlowDB, postgres_ddl, qmark_to_pyformat
 from flowkit.db.synthetic import SyntheticConfig, generate
 from flowkit.machine import catalogue
@@ -176,3 +177,11 @@ def test_every_example_gives_the_same_answer_on_both_backends(machines, kind):
     assert [str(t) for t in duck.dtypes] == [str(t) for t in pg.dtypes], kind
     assert len(duck), f"{kind}: the example is empty on the synthetic country, so it shows nothing"
     assert same(canonical(duck), canonical(pg)), kind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", ["admin1", "admin3", "lon-lat"])
+def test_geojson_shapes_are_the_same_on_both_backends(machines, unit):
+    duck, pg = (unit_shapes(machines[name].db, unit) for name in ("duckdb", "postgres"))
+    assert duck.keys() == pg.keys() and len(duck)
+    assert all(duck[key].equals(pg[key]) for key in duck)
