@@ -13,24 +13,19 @@ for in-memory tables are visible to the SQL run on the same thread.
 
 from __future__ import annotations
 
-import io
-import math
 import threading
 from datetime import date, timedelta
 from functools import cache
 
 import ibis
-import ibis.expr.datatypes as dt
 import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import sqlglot
 import sqlglot.expressions as exp
-from ibis.backends.postgres import Backend as IbisPostgresBackend
-from ibis.backends.sql.compilers.postgres import PostgresCompiler
 
+from flowkit.db.postgres_ibis import PostgresBackend, copy_arrow
 from flowkit.db.schema import ADMIN_LEVELS, ddl
 
 # Geometry columns of the DuckDB schema (WKB blobs there) and their PostGIS types.
@@ -71,94 +66,6 @@ def _to_postgres(node: exp.Expression) -> exp.Expression:
         node.set("conflict", exp.OnConflict(action=exp.var("DO NOTHING")))
         return node
     return node
-
-
-class FlowDBPostgresCompiler(PostgresCompiler):
-    """Ibis's PostgreSQL compiler, made to give the types Ibis (and DuckDB) give.
-
-    PostgreSQL reads `0.5` as numeric, averages and sums integers as numeric and cannot cast a
-    boolean straight to bigint or double; without these overrides a kind's float column comes
-    back as Decimal on PostgreSQL and some casts fail.
-    """
-
-    def visit_NonNullLiteral(self, op, *, value, dtype):
-        if dtype.is_floating() and math.isfinite(value):
-            return self.cast(exp.convert(value), dtype)
-        return super().visit_NonNullLiteral(op, value=value, dtype=dtype)
-
-    def visit_Cast(self, op, *, arg, to):
-        if op.arg.dtype.is_boolean() and to.is_numeric() and not to.is_int32():
-            arg = self.cast(arg, dt.int32)  # PostgreSQL casts booleans to integer only
-        return super().visit_Cast(op, arg=arg, to=to)
-
-    def visit_HexDigest(self, op, *, arg, how):
-        if how == "md5":
-            return self.f.md5(arg)  # as DuckDB's md5: lower-case hex of the UTF-8 bytes
-        return self.f.encode(self.f[how](self.f.convert_to(arg, "UTF8")), "hex")  # sha224 … sha512
-
-    def visit_Mean(self, op, *, arg, where):
-        return self._typed(op, super().visit_Mean(op, arg=arg, where=where))
-
-    def visit_Sum(self, op, *, arg, where):
-        return self._typed(op, super().visit_Sum(op, arg=arg, where=where))
-
-    def visit_VarianceStandardDevCovariance(self, op, *, how, where, **kw):
-        return self._typed(op, super().visit_VarianceStandardDevCovariance(op, how=how, where=where, **kw))
-
-    visit_Variance = visit_StandardDev = visit_Covariance = visit_VarianceStandardDevCovariance
-
-    def _typed(self, op, aggregate: exp.Expression) -> exp.Expression:
-        return aggregate if op.dtype.is_decimal() else self.cast(aggregate, op.dtype)
-
-    def visit_WindowFunction(self, op, *, how, func, start, end, group_by, order_by):
-        """An aggregate made `CAST(agg AS type)` above: the window goes inside the cast."""
-        cast = func if isinstance(func, exp.Cast) and isinstance(func.this, exp.AggFunc) else None
-        window = super().visit_WindowFunction(
-            op, how=how, func=cast.this if cast else func, start=start, end=end, group_by=group_by, order_by=order_by
-        )
-        return exp.Cast(this=window, to=cast.args["to"]) if cast else window
-
-
-def _extract_typed(name: str):
-    """PostgreSQL's EXTRACT gives numeric: cast to bigint, what DuckDB's EXTRACT gives, so that
-    stored results have the same column types on both backends."""
-    base = getattr(PostgresCompiler, name)
-
-    def visit(self, op, **kwargs):
-        return self.cast(base(self, op, **kwargs), dt.int64)
-
-    return visit
-
-
-for _field in ("Year", "Quarter", "Month", "Day", "DayOfYear", "WeekOfYear", "Hour", "Minute", "EpochSeconds"):
-    setattr(FlowDBPostgresCompiler, f"visit_Extract{_field}", _extract_typed(f"visit_Extract{_field}"))
-
-COMPILER = FlowDBPostgresCompiler()
-
-
-class PostgresBackend(IbisPostgresBackend):
-    """Ibis's PostgreSQL backend with our compiler, and in-memory tables (the clusters of
-    meaningful locations) loaded by COPY instead of one INSERT per row."""
-
-    compiler = COMPILER
-
-    def _register_in_memory_table(self, op) -> None:
-        if null_columns := op.schema.null_fields:
-            raise TypeError(f"in-memory tables cannot have null-typed columns: {null_columns}")
-        create = exp.Create(
-            kind="TABLE",
-            this=exp.Schema(
-                this=exp.to_identifier(op.name, quoted=True),
-                expressions=op.schema.to_sqlglot_column_defs(self.dialect),
-            ),
-            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        )
-        table = op.data.to_pyarrow(op.schema)
-        with self.con.cursor() as cursor, self.con.transaction():
-            cursor.execute(create.sql(self.dialect))
-            with cursor.copy(f'COPY "{op.name}" FROM STDIN (FORMAT csv)') as copy:
-                for batch in _csv_batches(table):
-                    copy.write(batch)
 
 
 def qmark_to_pyformat(sql: str) -> str:
@@ -309,9 +216,8 @@ class PostgresFlowDB:
             self.execute(f"INSERT INTO {name} ({columns}) SELECT {select} FROM _load")
 
     def _copy(self, name: str, columns: str, table: pa.Table) -> None:
-        with self.connection().cursor().copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            for batch in _csv_batches(table):
-                copy.write(batch)
+        with self.connection().cursor() as cursor:
+            copy_arrow(cursor, f"{name} ({columns})", table)
 
     def _ensure_partitions(self, relation: str, datetimes: pa.ChunkedArray) -> None:
         days = pc.unique(pc.cast(datetimes, pa.date32())).to_pylist()
@@ -382,31 +288,6 @@ def _from_wkb(column: str) -> str:
     """SQL making a PostGIS geometry of a WKB column; polygons become multipolygons, as FlowKit loads them."""
     geometry = f'ST_GeomFromWKB("{column}", {SRID})'
     return f"ST_Multi({geometry})" if GEOMETRY_COLUMNS[column] == "MultiPolygon" else geometry
-
-
-def _csv_batches(table: pa.Table, rows: int = 200_000):
-    """`table` as CSV chunks for COPY: dictionaries decoded, binary as bytea hex, NULL as empty."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        if pa.types.is_timestamp(column.type) and column.type.unit == "ns":
-            column = column.cast(pa.timestamp("us", column.type.tz))  # PostgreSQL keeps microseconds
-        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            column = pa.chunked_array(
-                [
-                    pa.array([None if v is None else "\\x" + v.hex() for v in chunk.to_pylist()], pa.string())
-                    for chunk in column.chunks
-                ],
-                pa.string(),
-            )
-        columns.append(column)
-    table = pa.table(columns, names=table.column_names)
-    options = pacsv.WriteOptions(include_header=False)
-    for start in range(0, table.num_rows, rows):
-        buffer = io.BytesIO()
-        pacsv.write_csv(table.slice(start, rows), buffer, options)
-        yield buffer.getvalue()
 
 
 __all__ = ["PostgresFlowDB", "postgres_ddl", "qmark_to_pyformat"]
