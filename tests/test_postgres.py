@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pytest
 import shapely
@@ -117,6 +120,32 @@ def test_events_go_to_daily_partitions_named_as_flowkits(postgres_flowdb):
         "WHERE attrelid = 'infrastructure.cells'::regclass AND attname = 'geom_point'"
     ).fetchone()
     assert kinds == ("geometry(Point,4326)",)
+
+
+def test_a_cursor_is_interrupted_from_another_thread(postgres_flowdb):
+    """What cancelling an executing query relies on: the worker's statement stops at once."""
+    outcome = {}
+
+    def work():
+        outcome["cursor"] = cursor = postgres_flowdb.cursor()
+        try:
+            cursor.execute("SELECT pg_sleep(30)")
+            outcome["error"] = None
+        except psycopg.errors.QueryCanceled as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    for _ in range(100):
+        if "cursor" in outcome:
+            break
+        time.sleep(0.01)
+    time.sleep(0.2)
+    started = time.monotonic()
+    outcome["cursor"].interrupt()
+    worker.join(timeout=10)
+    assert isinstance(outcome["error"], psycopg.errors.QueryCanceled)
+    assert time.monotonic() - started < 5
 
 
 # -- the same answers on both backends ---------------------------------------------------------
