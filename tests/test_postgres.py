@@ -15,7 +15,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 import shapely
-from tests.conftest import BACKENDS, emptied
+from tests.conftest import BACKENDS, build_tiny_db, emptied
 
 from flowkit.db import FlowDB, connect_flowdb
 from flowkit.db.geography import unit_shapes
@@ -146,6 +146,52 @@ def test_a_cursor_is_interrupted_from_another_thread(postgres_flowdb):
     worker.join(timeout=10)
     assert isinstance(outcome["error"], psycopg.errors.QueryCanceled)
     assert time.monotonic() - started < 5
+
+
+def test_events_in_timestamptz_as_in_flowkits_own_flowdb_read_as_utc(postgres_flowdb):
+    """FlowKit's FlowDB keeps `datetime` as timestamptz; an operator's existing events answer as ours do."""
+    calls = [
+        ("s1", "2016-01-01 10:00", "cA1"),
+        ("s1", "2016-01-01 23:30", "cB1"),
+        ("s2", "2016-01-01 12:00", "cA2"),
+        ("s2", "2016-01-02 00:30", "cA2"),
+    ]
+    specs = [
+        {"query_kind": "daily_location", "date": "2016-01-01", "aggregation_unit": "admin3", "method": "last"},
+        {
+            "query_kind": "location_event_counts",
+            "start_date": "2016-01-01",
+            "end_date": "2016-01-03",
+            "aggregation_unit": "admin3",
+            "count_interval": "hour",
+            "hours": {"start_hour": 0, "end_hour": 12},
+        },
+        {
+            "query_kind": "total_network_objects",
+            "start_date": "2016-01-01",
+            "end_date": "2016-01-03",
+            "aggregation_unit": "admin3",
+            "total_by": "hour",
+        },
+    ]
+    answers = []
+    for flowkit_times in (False, True):
+        db = emptied(postgres_flowdb)
+        if flowkit_times:
+            for table in ("calls", "sms", "mds", "topups"):
+                columns = db.execute(
+                    "SELECT string_agg(quote_ident(attname) || ' ' || CASE WHEN attname = 'datetime' "
+                    "THEN 'timestamptz' ELSE format_type(atttypid, atttypmod) END, ', ' ORDER BY attnum) "
+                    "FROM pg_attribute WHERE attrelid = ?::regclass AND attnum > 0",
+                    [f"events.{table}"],
+                ).fetchone()[0]
+                db.execute(f"DROP TABLE events.{table}")
+                db.execute(f"CREATE TABLE events.{table} ({columns}) PARTITION BY RANGE (datetime)")
+        machine = build_tiny_db(db=db, calls=calls)
+        answers.append([canonical(machine.compute(spec)) for spec in specs])
+        machine.close()
+    assert answers[0] == answers[1]
+    assert answers[0][0] == [("s1", "B1"), ("s2", "A2")]
 
 
 # -- the same answers on both backends ---------------------------------------------------------

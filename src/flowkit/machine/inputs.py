@@ -64,6 +64,8 @@ class Inputs:
             table = table.filter((table.datetime >= start) & (table.datetime < stop))
             if hours is not None:
                 table = table.filter(hours_filter(table.datetime, hours))
+            if table.datetime.type().timezone is not None:  # FlowKit's own FlowDB: timestamptz, as UTC
+                table = table.mutate(datetime=table.datetime.cast("timestamp"))
             selected.append(
                 table.select(subscriber=table.msisdn, **{c: table[c] for c in columns if c != "subscriber"})
             )
