@@ -1,9 +1,6 @@
 """A server killed with SIGKILL mid-query: nothing half-written is ever served as completed."""
 
 import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import date
 
@@ -11,6 +8,7 @@ import duckdb
 import httpx
 import pytest
 from click.testing import CliRunner
+from tests.live_server import flowkit_serve
 
 from flowkit.cli import main
 
@@ -34,25 +32,6 @@ SPEC = {
 }
 
 
-def start_server(data_dir):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flowkit.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api/0"
-    for _ in range(400):
-        try:
-            httpx.get(f"{url}/spec/openapi.json")
-            return server, url
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
 def stored_tables_and_records(path):
     with duckdb.connect(str(path), read_only=True) as db:
         tables = {
@@ -72,7 +51,7 @@ def test_sigkill_mid_query_then_restart(tmp_path):
     token = runner.invoke(main, ["token", "--data-dir", str(tmp_path), "--user", "ops", "--all-scopes"]).output.strip()
     headers = {"Authorization": f"Bearer {token}"}
 
-    server, url = start_server(tmp_path)
+    server, url = flowkit_serve("--data-dir", str(tmp_path))
     try:
         query_id = httpx.post(f"{url}/run", json=SPEC, headers=headers).json()["query_id"]
         while True:  # wait until some parts are stored and the rest are still being computed
@@ -89,7 +68,7 @@ def test_sigkill_mid_query_then_restart(tmp_path):
     assert tables == records  # no table without its record: no orphan, nothing half-written
     assert f"x{query_id}" not in tables
 
-    server, url = start_server(tmp_path)
+    server, url = flowkit_serve("--data-dir", str(tmp_path))
     try:
         poll = httpx.get(f"{url}/poll/{query_id}", headers=headers)
         assert (poll.status_code, poll.json()["status"]) == (404, "known")  # not completed: must be run again
