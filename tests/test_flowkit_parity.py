@@ -40,8 +40,8 @@ COORDINATE_ABS = 1e-8
 
 @pytest.fixture(scope="module")
 def run():
-    if not (SHARED / "infrastructure" / "cells.csv").is_file():
-        pytest.skip(f"FlowKit's public test dataset (the shared fixture) is not at {SHARED}")
+    # The shared fixture stands beside every checkout (and CI's clone): its absence is an error.
+    assert (SHARED / "infrastructure" / "cells.csv").is_file(), f"FlowKit's public test dataset is not at {SHARED}"
     db = FlowDB()
     load_flowkit_testdata(db, SHARED, OURS)
     machine = Machine(db)

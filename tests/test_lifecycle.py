@@ -69,7 +69,9 @@ def test_fifty_concurrent_queries_compute_each_shared_part_once(country):
     for thread in threads:
         thread.join()
     states = {query_id: machine.wait(query_id, timeout=120) for query_id in ids}
-    assert set(states.values()) == {QueryState.COMPLETED}, {q: machine.error(q) for q in ids if states[q] != "completed"}
+    assert set(states.values()) == {QueryState.COMPLETED}, {
+        q: machine.error(q) for q in ids if states[q] != "completed"
+    }
     parts = {part.query_id for spec in specs for part in unique_parts(spec)}
     records = {record.query_id: record for record in machine.cache.records()}
     assert set(records) == parts  # one record per distinct part: nothing computed twice

@@ -4,11 +4,11 @@ import threading
 import uuid
 
 import pytest
+from tests.conftest import sixteen_and_fifteen
 
 from flowkit.machine.catalogue import parse_spec
 from flowkit.machine.queries import Machine, QueryState
 from flowkit.machine.states import LocalQueryStates, QueryEvent, RedisQueryStates
-from tests.conftest import sixteen_and_fifteen
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
