@@ -77,10 +77,10 @@ def test_run_poll_get_round_trip_with_redaction(client, everything):
 
 def test_same_spec_same_id_and_result_reused(client, everything):
     first = run_to_completion(client, everything, SPATIAL)
-    stored = client.app.state.machine.db.execute("SELECT count(*) FROM cache.cached").fetchone()[0]
+    stored = client.app.state.machine.db.execute("SELECT count(*) FROM cache.stored_results").fetchone()[0]
     second = client.post("/api/0/run", json=SPATIAL, headers=everything)
     assert second.json() == {"query_id": first, "progress": {"eligible": 0, "queued": 0, "running": 0}}
-    assert client.app.state.machine.db.execute("SELECT count(*) FROM cache.cached").fetchone()[0] == stored
+    assert client.app.state.machine.db.execute("SELECT count(*) FROM cache.stored_results").fetchone()[0] == stored
 
 
 def test_missing_header_is_401(client):

@@ -40,7 +40,7 @@ def stored_tables_and_records(path):
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'cache' AND table_name LIKE 'x%'"
             ).fetchall()
         }
-        records = {f"x{q}" for (q,) in db.execute("SELECT query_id FROM cache.cached").fetchall()}
+        records = {f"x{q}" for (q,) in db.execute("SELECT query_id FROM cache.stored_results").fetchall()}
     return tables, records
 
 

@@ -199,7 +199,9 @@ CREATE TABLE IF NOT EXISTS dfs.transactions_metadata (
 """
 
 
-# Stored results (cache.x<query_id>) and what is known about them; see flowkit.machine.queries.
+# Stored results (cache.x<query_id>) and what is known about them; see flowkit.machine.cache.
+# Named apart from FlowKit's own cache.cached / cache.dependencies / cache.cache_config, whose
+# columns differ, so that our machine can share an existing FlowKit FlowDB with FlowMachine.
 _CACHE = """
 CREATE TABLE IF NOT EXISTS cache.queries (
     query_id VARCHAR PRIMARY KEY,
@@ -207,7 +209,7 @@ CREATE TABLE IF NOT EXISTS cache.queries (
     spec VARCHAR NOT NULL,
     created TIMESTAMP NOT NULL
 );
-CREATE TABLE IF NOT EXISTS cache.cached (
+CREATE TABLE IF NOT EXISTS cache.stored_results (
     query_id VARCHAR PRIMARY KEY,
     version VARCHAR NOT NULL,
     query_kind VARCHAR NOT NULL,
@@ -216,17 +218,16 @@ CREATE TABLE IF NOT EXISTS cache.cached (
     access_count BIGINT NOT NULL,
     last_accessed TIMESTAMP NOT NULL,
     compute_time DOUBLE NOT NULL,
-    tablename VARCHAR NOT NULL
+    tablename VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    cache_score_multiplier DOUBLE NOT NULL
 );
--- Added after the first release: how big a stored result is and what it is worth keeping.
-ALTER TABLE cache.cached ADD COLUMN IF NOT EXISTS size_bytes BIGINT DEFAULT 0;
-ALTER TABLE cache.cached ADD COLUMN IF NOT EXISTS cache_score_multiplier DOUBLE DEFAULT 0;
-CREATE TABLE IF NOT EXISTS cache.cache_config (
+CREATE TABLE IF NOT EXISTS cache.settings (
     key VARCHAR PRIMARY KEY,
     value DOUBLE NOT NULL
 );
-CREATE SEQUENCE IF NOT EXISTS cache.cache_touches START 1;
-CREATE TABLE IF NOT EXISTS cache.dependencies (
+CREATE SEQUENCE IF NOT EXISTS cache.touches START 1;
+CREATE TABLE IF NOT EXISTS cache.stored_dependencies (
     query_id VARCHAR NOT NULL,
     depends_on VARCHAR NOT NULL
 );

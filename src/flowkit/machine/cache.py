@@ -1,6 +1,6 @@
 """The cache of stored results: what is stored, what it cost, what it is worth keeping.
 
-Every stored part has a row in `cache.cached`. Its worth is FlowKit's cache score
+Every stored part has a row in `cache.stored_results`. Its worth is FlowKit's cache score
 (flowmachine-semantics.md §1.5): each touch adds `(1 + ln 2 / half_life) ** (n - 2)` to the
 record's multiplier, `n` counting every touch of every record, so recent touches weigh more
 and old ones decay with the half-life measured in touches; score = multiplier × seconds of
@@ -44,7 +44,7 @@ class CacheRecord:
 
 
 class Cache:
-    """`cache.cached` and friends in one FlowDB."""
+    """`cache.stored_results` and friends in one FlowDB."""
 
     def __init__(self, db: FlowDB):
         self.db = db
@@ -55,34 +55,34 @@ class Cache:
             "cache_protected_period": DEFAULT_PROTECTED_SECONDS,
         }
         for key, value in defaults.items():
-            db.execute("INSERT INTO cache.cache_config VALUES (?, ?) ON CONFLICT DO NOTHING", [key, value])
+            db.execute("INSERT INTO cache.settings VALUES (?, ?) ON CONFLICT DO NOTHING", [key, value])
 
     # -- settings ------------------------------------------------------------------------------
 
     def setting(self, key: str) -> float:
-        return self.db.execute("SELECT value FROM cache.cache_config WHERE key = ?", [key]).fetchone()[0]
+        return self.db.execute("SELECT value FROM cache.settings WHERE key = ?", [key]).fetchone()[0]
 
     def configure(self, **settings: float) -> None:
         """Change `half_life`, `cache_size` (bytes) or `cache_protected_period` (seconds)."""
         for key, value in settings.items():
             self.setting(key)  # unknown keys fail here
-            self.db.execute("UPDATE cache.cache_config SET value = ? WHERE key = ?", [value, key])
+            self.db.execute("UPDATE cache.settings SET value = ? WHERE key = ?", [value, key])
 
     # -- records -------------------------------------------------------------------------------
 
     def stored_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT query_id FROM cache.cached").fetchall()}
+        return {row[0] for row in self.db.execute("SELECT query_id FROM cache.stored_results").fetchall()}
 
     def record(self, cursor, part: QuerySpec, compute_ms: float) -> None:
         """Record a just-created `cache.x<id>` on `cursor`, inside the transaction that made it."""
         query_id = part.query_id
         size = self.db.table_size("cache", f"x{query_id}", cursor=cursor)
         cursor.execute(
-            "INSERT INTO cache.cached VALUES (?, ?, ?, ?, now()::TIMESTAMP, 0, now()::TIMESTAMP, ?, ?, ?, 0)",
+            "INSERT INTO cache.stored_results VALUES (?, ?, ?, ?, now()::TIMESTAMP, 0, now()::TIMESTAMP, ?, ?, ?, 0)",
             [query_id, MACHINE_VERSION, part.query_kind, part.model_dump_json(), compute_ms, f"x{query_id}", size],
         )
         for child in sorted({child.query_id for child in part.children()}):
-            cursor.execute("INSERT INTO cache.dependencies VALUES (?, ?)", [query_id, child])
+            cursor.execute("INSERT INTO cache.stored_dependencies VALUES (?, ?)", [query_id, child])
 
     def touch(self, query_id: str) -> None:
         """One more use of a record: access count, last access, and its score multiplier.
@@ -93,11 +93,11 @@ class Cache:
         """
         with self._touch_lock:
             cursor = self.db.cursor()
-            touches = cursor.execute("SELECT nextval('cache.cache_touches')").fetchone()[0]
+            touches = cursor.execute("SELECT nextval('cache.touches')").fetchone()[0]
             half_life = self.setting("half_life")
             increment = (1 + math.log(2) / half_life) ** (touches - 2)
             cursor.execute(
-                "UPDATE cache.cached SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP, "
+                "UPDATE cache.stored_results SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP, "
                 "cache_score_multiplier = cache_score_multiplier + ? WHERE query_id = ?",
                 [increment, query_id],
             )
@@ -106,10 +106,12 @@ class Cache:
         """Every record, lowest score first (the eviction order)."""
         rows = self.db.execute(
             "SELECT query_id, query_kind, spec, created, last_accessed, access_count, compute_time, size_bytes, "
-            "cache_score_multiplier FROM cache.cached"
+            "cache_score_multiplier FROM cache.stored_results"
         ).fetchall()
         dependencies: dict[str, list[str]] = {}
-        for query_id, depends_on in self.db.execute("SELECT query_id, depends_on FROM cache.dependencies").fetchall():
+        for query_id, depends_on in self.db.execute(
+            "SELECT query_id, depends_on FROM cache.stored_dependencies"
+        ).fetchall():
             dependencies.setdefault(query_id, []).append(depends_on)
         records = [CacheRecord(*row, tuple(sorted(dependencies.get(row[0], ())))) for row in rows]
         return sorted(records, key=lambda r: (r.score, r.query_id))
@@ -118,7 +120,7 @@ class Cache:
         return next((r for r in self.records() if r.query_id == query_id), None)
 
     def size(self) -> int:
-        return int(self.db.execute("SELECT coalesce(sum(size_bytes), 0) FROM cache.cached").fetchone()[0])
+        return int(self.db.execute("SELECT coalesce(sum(size_bytes), 0) FROM cache.stored_results").fetchone()[0])
 
     # -- removal -------------------------------------------------------------------------------
 
@@ -128,8 +130,10 @@ class Cache:
         cursor.execute("BEGIN")
         try:
             cursor.execute(f"DROP TABLE IF EXISTS cache.x{query_id}")
-            cursor.execute("DELETE FROM cache.dependencies WHERE query_id = ? OR depends_on = ?", [query_id, query_id])
-            cursor.execute("DELETE FROM cache.cached WHERE query_id = ?", [query_id])
+            cursor.execute(
+                "DELETE FROM cache.stored_dependencies WHERE query_id = ? OR depends_on = ?", [query_id, query_id]
+            )
+            cursor.execute("DELETE FROM cache.stored_results WHERE query_id = ?", [query_id])
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")

@@ -2,7 +2,7 @@
 
 Every spec in a query's tree is stored as its own table `cache.x<query_id>` (leaves first),
 so a month of daily locations computed for one user's query is reused by every later query
-that nests the same daily locations. A result is stored and recorded in `cache.cached` in one
+that nests the same daily locations. A result is stored and recorded in `cache.stored_results` in one
 transaction, so a crash never leaves a half-written table that looks complete.
 """
 
