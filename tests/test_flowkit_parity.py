@@ -410,8 +410,54 @@ def test_topup_amount(run, statistic, subscriber, expected):
     ],
 )
 def test_topup_balance(run, statistic, subscriber, expected):
-    # test_topup_balance.py, 2016-01-01 → 08, time-weighted. FlowKit's median (KXVqP6JyVDGzQa3b =
-    # 435.94) and mode (EkpjZe5z37W70QKA = 122.53) are unweighted over the raw balances, where our
-    # documented decision (docs/semantics.md, "Metrics") weights them too: not asserted here.
+    # test_topup_balance.py, 2016-01-01 → 08, time-weighted. Median and mode differ by our
+    # documented decision: see test_topup_balance_median_and_mode_ours.
     spec = {"query_kind": "topup_balance", "statistic": statistic, **window("2016-01-01", "2016-01-08")}
     assert per_subscriber(run(spec))[subscriber] == pytest.approx(expected, rel=1e-6, abs=1e-4)
+
+
+def _balance_segments(subscriber: str) -> tuple[np.ndarray, np.ndarray]:
+    """Independently of our code, the documented segments (docs/semantics.md, "Metrics";
+    TopupBalance's docstring) of one subscriber over 2016-01-01 → 08, from the raw files."""
+    rows = []
+    for path in TOPUP_FILES:
+        frame = pd.read_csv(path, header=0, names=range(10), skipinitialspace=True)
+        frame = frame[frame[1] == subscriber]
+        rows += [(pd.Timestamp(r[3]), float(r[8]), float(r[9])) for r in frame.itertuples(index=False)]
+    rows.sort()
+    start, stop = pd.Timestamp("2016-01-01"), pd.Timestamp("2016-01-08")
+    balances, weights = [], []
+    previous_time, previous_post = start, None
+    for time, pre, post in rows:
+        balances.append(pre if previous_post is None else (pre + previous_post) / 2)
+        weights.append((time - previous_time).total_seconds())
+        previous_time, previous_post = time, post
+    balances.append(previous_post)
+    weights.append((stop - previous_time).total_seconds())
+    return np.array(balances), np.array(weights)
+
+
+@needs_topups
+def test_topup_balance_median_and_mode_ours(run):
+    # test_topup_balance.py gives median KXVqP6JyVDGzQa3b = 435.94 and mode EkpjZe5z37W70QKA =
+    # 122.53: FlowKit sorts the segments by weight for its median and picks the balance with the
+    # smallest Σ weight × balance for its mode. Our documented decision (docs/semantics.md,
+    # "Metrics") is the weighted median (sorted by balance, the smallest balance whose running
+    # weight reaches half the total) and the balance held longest (ties to the smaller balance);
+    # expected values here are computed from the raw files with numpy, not by our code.
+    spec = {"query_kind": "topup_balance", **window("2016-01-01", "2016-01-08")}
+    # The independent segments reproduce FlowKit's weighted average (test_topup_balance.py).
+    balances, weights = _balance_segments("JZoaw2jzvK2QMKYX")
+    assert np.average(balances, weights=weights) == pytest.approx(224.419246, abs=1e-5)
+
+    balances, weights = _balance_segments("KXVqP6JyVDGzQa3b")
+    order = np.argsort(balances, kind="stable")
+    running = np.cumsum(weights[order])
+    median = balances[order][np.argmax(running >= running[-1] / 2)]
+    assert per_subscriber(run({**spec, "statistic": "median"}))["KXVqP6JyVDGzQa3b"] == pytest.approx(median)
+
+    balances, weights = _balance_segments("EkpjZe5z37W70QKA")
+    held = pd.Series(weights).groupby(balances).sum()
+    mode = held[held == held.max()].index.min()
+    assert (median, mode) != (435.94, 122.53)
+    assert per_subscriber(run({**spec, "statistic": "mode"}))["EkpjZe5z37W70QKA"] == pytest.approx(mode)
