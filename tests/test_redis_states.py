@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import sixteen_and_fifteen
 
 from flowkit.machine.catalogue import parse_spec
-from flowkit.machine.queries import Machine, QueryState
+from flowkit.machine.queries import Machine, QueryState, unique_parts
 from flowkit.machine.states import LocalQueryStates, QueryEvent, RedisQueryStates
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -88,3 +88,33 @@ def test_a_query_run_through_one_machine_is_known_to_another():
     assert second.wait(query_id, timeout=10) == QueryState.COMPLETED
     first.close()
     second.close()
+
+
+def test_queries_of_a_dead_process_are_taken_over():
+    """A process died computing a query: its states linger in Redis, but its leases lapse."""
+    db = sixteen_and_fifteen()
+    prefix = f"flowkit-test:{uuid.uuid4().hex}"
+    spec = parse_spec(
+        {
+            "query_kind": "spatial_aggregate",
+            "locations": {
+                "query_kind": "daily_location",
+                "date": "2016-01-01",
+                "aggregation_unit": "admin3",
+                "method": "last",
+            },
+        }
+    )
+    (part, top) = [p.query_id for p in unique_parts(spec)]
+    dead = redis_states(prefix)  # what the dead process left: queued top, executing part, no lease
+    for query_id in (top, part):
+        dead.trigger(query_id, QueryEvent.QUEUE)
+    dead.trigger(part, QueryEvent.EXECUTE)
+    db.execute(
+        "INSERT INTO cache.queries VALUES (?, ?, ?, now()::TIMESTAMP)", [top, spec.query_kind, spec.model_dump_json()]
+    )
+    machine = Machine(db, states=redis_states(prefix))
+    assert machine.state(top) == QueryState.KNOWN  # abandoned: never reported as running or completed
+    assert machine.run(spec) == top and machine.wait(top, timeout=10) == QueryState.COMPLETED
+    assert machine.states.get(part) == QueryState.COMPLETED  # the lingering part was taken over
+    machine.close()

@@ -24,7 +24,7 @@ from flowkit.machine.cache import Cache, CacheRecord
 from flowkit.machine.catalogue import library_kinds, parse_spec
 from flowkit.machine.inputs import Inputs, QueryInputError
 from flowkit.machine.spec import QuerySpec
-from flowkit.machine.states import LocalQueryStates, QueryEvent, QueryState
+from flowkit.machine.states import LEASE_SECONDS, LocalQueryStates, QueryEvent, QueryState
 
 __all__ = ["Machine", "Progress", "QueryState", "unique_parts"]
 
@@ -71,6 +71,8 @@ class Machine:
         self._timers: set[threading.Timer] = set()
         self._jobs: dict[str, set[str]] = {}  # live query id -> the part ids it needs
         self._cursors: dict[str, object] = {}  # part id -> cursor computing it, to interrupt
+        self._heartbeat = threading.Thread(target=self._renew_leases, name="flowkit-leases", daemon=True)
+        self._closed = threading.Event()
         self._specs: dict[str, QuerySpec] = {
             query_id: parse_spec_json(spec)
             for query_id, spec in db.execute("SELECT query_id, spec FROM cache.queries").fetchall()
@@ -83,8 +85,18 @@ class Machine:
         for query_id in self.cache.stored_ids():
             if self.states.get(query_id) != QueryState.COMPLETED:
                 self._settle(query_id, QueryState.COMPLETED)
+        self._heartbeat.start()
+
+    def _renew_leases(self) -> None:
+        """Keep the leases of this process's live queries while they are queued or executing."""
+        while not self._closed.wait(LEASE_SECONDS / 3):
+            with self._lock:
+                live = set(self._jobs) | set(self._cursors)  # queries with a job here, parts computed here
+            if live:
+                self.states.keep_alive(live)
 
     def close(self) -> None:
+        self._closed.set()
         for timer in list(self._timers):
             timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -126,6 +138,7 @@ class Machine:
                     self._settle(part.query_id, QueryState.KNOWN)
                 self.states.trigger(part.query_id, QueryEvent.QUEUE)
             self._jobs[query_id] = {part.query_id for part in parts}
+            self.states.keep_alive({query_id})
         delay = max(part.delay for part in parts)
         if delay:
             self._submit_later(delay, spec)
@@ -161,8 +174,16 @@ class Machine:
         return state
 
     def state(self, query_id: str) -> QueryState | None:
-        """Current state, or None for an id never run here."""
+        """Current state, or None for an id never run here.
+
+        A queued or executing query whose worker died (its lease in shared states lapsed) is
+        known again: never completed from a half-written result, run again when asked.
+        """
         state = self.states.get(query_id)
+        if state in (QueryState.QUEUED, QueryState.EXECUTING) and not self.states.alive(query_id):
+            log.warning("query_abandoned", query_id=query_id, state=state.value)
+            self._settle(query_id, QueryState.KNOWN)
+            state = self.states.get(query_id)
         if state == QueryState.KNOWN and self.spec(query_id) is None:
             return None
         return state
@@ -289,14 +310,9 @@ class Machine:
         with self._part_locks[query_id]:  # a part needed by several queries is computed once
             if self.states.get(query_id) == QueryState.COMPLETED:
                 return
-            self.states.trigger(query_id, QueryEvent.QUEUE)  # a part reset meanwhile is queued again
-            state, owner = self.states.trigger(query_id, QueryEvent.EXECUTE)
-            if not owner:
-                raise (
-                    QueryCancelled(query_id)
-                    if state == QueryState.CANCELLED
-                    else RuntimeError(f"part {query_id} is {state}")
-                )
+            if not self._own(query_id):
+                return  # another process stored it meanwhile
+            self.states.keep_alive({query_id})
             cursor = self.db.cursor()
             self._cursors[query_id] = cursor
             try:
@@ -313,6 +329,28 @@ class Machine:
                 self._cursors.pop(query_id, None)
             self.states.trigger(query_id, QueryEvent.FINISH)
             log.info("query_stored", query_id=query_id, query_kind=part.query_kind, compute_ms=round(compute_ms, 1))
+
+    def _own(self, query_id: str) -> bool:
+        """Become the one computing a part; False if it got stored meanwhile.
+
+        Another process (sharing states through Redis) may be computing it: wait for it, or take
+        over if its lease lapsed because that process died.
+        """
+        while True:
+            self.states.trigger(query_id, QueryEvent.QUEUE)  # a part reset meanwhile is queued again
+            state, owner = self.states.trigger(query_id, QueryEvent.EXECUTE)
+            if owner:
+                return True
+            if state == QueryState.COMPLETED:
+                return False
+            if state == QueryState.CANCELLED:
+                raise QueryCancelled(query_id)
+            if state == QueryState.ERRORED:
+                raise RuntimeError(f"part {query_id} errored: {self.states.error(query_id)}")
+            if not self.states.alive(query_id):
+                self._settle(query_id, QueryState.KNOWN)
+            else:
+                time.sleep(0.05)
 
     def _write(self, part: QuerySpec, cursor) -> float:
         """Create `cache.x<id>` and its record in one transaction; returns the compute time (ms)."""

@@ -73,6 +73,16 @@ class LocalQueryStates:
     def set_error(self, query_id: str, message: str) -> None:
         self._errors[query_id] = message
 
+    def keep_alive(self, query_ids: set[str]) -> None:
+        """Nothing to do: these states die with the process that works on them."""
+
+    def alive(self, query_id: str) -> bool:
+        return True
+
+
+# A process working on queries refreshes their liveness this often; a queued or executing state
+# whose liveness lapsed belongs to a process that died.
+LEASE_SECONDS = 30
 
 # KEYS[1] = state key; ARGV[1] = transitions of the event as "from=to,from=to"
 _TRIGGER = """
@@ -116,3 +126,13 @@ class RedisQueryStates:
 
     def set_error(self, query_id: str, message: str) -> None:
         self._redis.set(f"{self._prefix}:{query_id}:error", message)
+
+    def keep_alive(self, query_ids: set[str]) -> None:
+        """Renew the lease of queries this process is working on."""
+        with self._redis.pipeline() as pipe:
+            for query_id in query_ids:
+                pipe.set(f"{self._prefix}:{query_id}:alive", 1, ex=LEASE_SECONDS)
+            pipe.execute()
+
+    def alive(self, query_id: str) -> bool:
+        return bool(self._redis.exists(f"{self._prefix}:{query_id}:alive"))
