@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from flowkit.db import etl
 from flowkit.db.geometry import locate_points
 from flowkit.db.schema import ADMIN_LEVELS, EVENT_TYPES, ddl
 
@@ -117,20 +118,10 @@ class FlowDB:
 
     def mark_ingested(self, cdr_type: str, dates: list[date]) -> None:
         """Record dates of one event type as ingested (what etl.available_dates lists)."""
-        self.execute(
-            "INSERT INTO etl.etl_records SELECT (SELECT coalesce(max(id), 0) FROM etl.etl_records) + row_number() OVER (), "
-            "?, unnest(?::DATE[]), 'ingested', now()::TIMESTAMP",
-            [cdr_type, list(dates)],
-        )
+        etl.mark_ingested(self, cdr_type, dates)
 
     def available_dates(self) -> dict[str, list[str]]:
-        rows = self.execute(
-            "SELECT cdr_type, strftime(cdr_date, '%Y-%m-%d') FROM etl.available_dates ORDER BY cdr_type, cdr_date"
-        ).fetchall()
-        dates: dict[str, list[str]] = {}
-        for cdr_type, day in rows:
-            dates.setdefault(cdr_type, []).append(day)
-        return dates
+        return etl.available_dates(self)
 
 
 __all__ = ["FlowDB", "EVENT_TYPES"]

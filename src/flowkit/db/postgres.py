@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import sqlglot
 import sqlglot.expressions as exp
 
+from flowkit.db import etl
 from flowkit.db.postgres_ibis import PostgresBackend, copy_arrow
 from flowkit.db.schema import ADMIN_LEVELS, ddl
 
@@ -268,20 +269,10 @@ class PostgresFlowDB:
         for day in sorted(set(dates)):
             if self.table_exists("events", f"{cdr_type}_{day:%Y%m%d}"):
                 self.execute(f"ANALYZE events.{cdr_type}_{day:%Y%m%d}")
-        self.execute(
-            "INSERT INTO etl.etl_records SELECT (SELECT coalesce(max(id), 0) FROM etl.etl_records) + row_number() OVER (), "
-            "?, d, 'ingested', now()::timestamp FROM unnest(?::date[]) AS d",
-            [cdr_type, list(dates)],
-        )
+        etl.mark_ingested(self, cdr_type, dates)
 
     def available_dates(self) -> dict[str, list[str]]:
-        rows = self.execute(
-            "SELECT cdr_type, to_char(cdr_date, 'YYYY-MM-DD') FROM etl.available_dates ORDER BY cdr_type, cdr_date"
-        ).fetchall()
-        dates: dict[str, list[str]] = {}
-        for cdr_type, day in rows:
-            dates.setdefault(cdr_type, []).append(day)
-        return dates
+        return etl.available_dates(self)
 
 
 def _from_wkb(column: str) -> str:
