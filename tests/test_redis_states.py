@@ -11,6 +11,10 @@ from flowkit.machine.queries import Machine, QueryState, unique_parts
 from flowkit.machine.states import LocalQueryStates, QueryEvent, RedisQueryStates
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+SPATIAL = {
+    "query_kind": "spatial_aggregate",
+    "locations": {"query_kind": "daily_location", "date": "2016-01-01", "aggregation_unit": "admin3", "method": "last"},
+}
 
 
 def redis_states(prefix=None):
@@ -54,17 +58,7 @@ def test_two_machines_share_states_through_redis():
     db = sixteen_and_fifteen()
     prefix = f"flowkit-test:{uuid.uuid4().hex}"
     first, second = Machine(db, states=redis_states(prefix)), Machine(db, states=redis_states(prefix))
-    spec = parse_spec(
-        {
-            "query_kind": "spatial_aggregate",
-            "locations": {
-                "query_kind": "daily_location",
-                "date": "2016-01-01",
-                "aggregation_unit": "admin3",
-                "method": "last",
-            },
-        }
-    )
+    spec = parse_spec(SPATIAL)
     query_id = first.run(spec)
     assert first.wait(query_id) == QueryState.COMPLETED
     assert second.states.get(query_id) == QueryState.COMPLETED
@@ -94,17 +88,7 @@ def test_queries_of_a_dead_process_are_taken_over():
     """A process died computing a query: its states linger in Redis, but its leases lapse."""
     db = sixteen_and_fifteen()
     prefix = f"flowkit-test:{uuid.uuid4().hex}"
-    spec = parse_spec(
-        {
-            "query_kind": "spatial_aggregate",
-            "locations": {
-                "query_kind": "daily_location",
-                "date": "2016-01-01",
-                "aggregation_unit": "admin3",
-                "method": "last",
-            },
-        }
-    )
+    spec = parse_spec(SPATIAL)
     (part, top) = [p.query_id for p in unique_parts(spec)]
     dead = redis_states(prefix)  # what the dead process left: queued top, executing part, no lease
     for query_id in (top, part):
