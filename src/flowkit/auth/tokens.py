@@ -34,14 +34,22 @@ def decompress_roles(claims: str) -> dict[str, list[str]]:
     return roles
 
 
-def mint_token(private_key: str, *, user: str, audience: str, roles: dict[str, list[str]], lifetime: timedelta) -> str:
-    """A signed token for `user` on server `audience` holding `roles`."""
+def mint_token(
+    private_key: str,
+    *,
+    user: str,
+    audience: str,
+    roles: dict[str, list[str]],
+    lifetime: timedelta,
+    jti: str | None = None,
+) -> str:
+    """A signed token for `user` on server `audience` holding `roles`; `jti` names it for revocation."""
     now = datetime.now(UTC)
     claims = {
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
-        "jti": str(uuid.uuid4()),
+        "jti": jti or str(uuid.uuid4()),
         "sub": user,
         "aud": audience,
         "user_claims": compress_roles(roles),
