@@ -1,7 +1,8 @@
-"""A deployment's data directory: the FlowDB file and the token signing keys."""
+"""A deployment's data directory: the FlowDB file, the token signing keys, FlowAuth's store and secrets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,13 @@ class DataDir:
     def key_pair(self) -> tuple[str, str]:
         """(private, public) PEM keys, made on first use; the private key file is mode 0600."""
         return ensure_key_pair(self.keys_dir)
+
+    def secret(self, name: str, make: Callable[[], str]) -> str:
+        """The secret kept in file `name`, made by `make` (and written mode 0600) on first use."""
+        path = self.root / name
+        if not path.exists():
+            self.write_secret(name, make())
+        return path.read_text().strip()
 
     def write_secret(self, name: str, text: str) -> Path:
         """Write `text` to a file in the data dir that only its owner can read."""

@@ -114,6 +114,10 @@ class Authority:
             query = query.where(AuditEvent.at < until)
         return list(self.db.scalars(query))
 
+    def audit_actions(self) -> list[str]:
+        self._require_admin()
+        return list(self.db.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
     # --- signing in ------------------------------------------------------------------------
 
     def check_password(self, username: str, password: str) -> User:
