@@ -330,6 +330,7 @@ class Authority:
             roles=self._roles(role_ids),
         )
         self.db.add(user)
+        self.db.flush()  # the caller gets its id
         self.audit("create_user", username, is_admin=is_admin, roles=[role.name for role in user.roles])
         return user
 
@@ -399,6 +400,7 @@ class Authority:
             scopes=[Scope(name=scope) for scope in sorted(set(scopes))],
         )
         self.db.add(server)
+        self.db.flush()  # the caller gets its id
         self.audit("create_server", name, scopes=len(server.scopes))
         return server
 
@@ -449,6 +451,7 @@ class Authority:
         role.server = server
         self._set_role(role, scope_ids, member_ids, longest_token_life_minutes, latest_token_expiry)
         self.db.add(role)
+        self.db.flush()  # the caller gets its id
         self.audit("create_role", f"{server.name}/{role.name}", scopes=len(role.scopes), members=_names(role.members))
         return role
 
