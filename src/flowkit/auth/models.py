@@ -23,12 +23,17 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value
+        return value.astimezone(UTC)  # SQLite keeps the wall time and drops the offset
 
     def process_result_value(self, value, dialect):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+        if value is None:
+            return None
+        # PostgreSQL answers in the connection's time zone, SQLite in none.
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
