@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from flowkit.auth import two_factor
+from flowkit.auth import passwords, two_factor
 from flowkit.auth.models import AuditEvent, BackupCode, FailedLogin, Role, Scope, Server, Token, User
 from flowkit.auth.passwords import check_strength, hash_password, verify_password
 from flowkit.auth.tokens import mint_token
@@ -42,6 +42,10 @@ class NotFound(Refused):
 
 class SignInRefused(Refused):
     status = 401
+
+
+class WeakPassword(Refused, passwords.WeakPassword):
+    """A new password zxcvbn finds guessable; the message is its advice."""
 
 
 def utc_now() -> datetime:
@@ -210,7 +214,7 @@ class Authority:
         user.totp_secret, user.totp_last_step, user.backup_codes = None, None, []
 
     def _set_password(self, user: User, password: str) -> None:
-        check_strength(password, username=user.username)
+        _check_strength(password, user.username)
         user.password_hash = hash_password(password)
         user.session_generation += 1
 
@@ -320,7 +324,7 @@ class Authority:
         self._refuse_if_exists(
             select(User).where(User.username == username), f"A user named {username!r} already exists."
         )
-        check_strength(password, username=username)
+        _check_strength(password, username)
         user = User(
             username=username,
             password_hash=hash_password(password),
@@ -532,6 +536,13 @@ class Authority:
             found = self.db.scalar(query.with_only_columns(func.count()))
         if found:
             raise Refused(message)
+
+
+def _check_strength(password: str, username: str) -> None:
+    try:
+        check_strength(password, username=username)
+    except passwords.WeakPassword as weak:
+        raise WeakPassword(str(weak)) from None
 
 
 def _check_lifetime(minutes: int) -> None:
