@@ -351,7 +351,7 @@ class Authority:
     ) -> User:
         self._require_admin()
         user = self._get(User, user_id)
-        losing_admin = user.is_admin and (is_admin is False or disabled is True)
+        losing_admin = user.is_admin and not user.disabled and (is_admin is False or disabled is True)
         if losing_admin and self._active_admins() == 1:
             raise Refused("This is the last active administrator: make another one first.")
         changes: dict[str, object] = {}
