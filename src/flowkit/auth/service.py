@@ -262,7 +262,7 @@ class Authority:
             self.settings.private_key,
             user=user.username,
             audience=server.name,
-            roles={role.name: [scope.name for scope in role.scopes] for role in roles},
+            roles={role.name: sorted(scope.name for scope in role.scopes) for role in roles},
             lifetime=expires - self.now,
             jti=record.jti,
         )
