@@ -432,6 +432,8 @@ class Authority:
             existing = {scope.name: scope for scope in server.scopes}
             wanted = set(scopes)
             server.scopes = [existing.get(name) or Scope(name=name) for name in sorted(wanted)]
+            for role in server.roles:  # in this session too, not only in the store (ON DELETE CASCADE)
+                role.scopes = [scope for scope in role.scopes if scope.name in wanted]
             detail.update(scopes_added=len(wanted - existing.keys()), scopes_removed=len(existing.keys() - wanted))
         self.audit("update_server", server.name, **detail)
         return server
