@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -90,6 +91,24 @@ def _synthesise(data: DataDir, config, target: str | None = None) -> None:
     click.echo(f"Synthetic country written to {path} in {time.perf_counter() - started:.0f} s: {summary}")
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the API is served: where, over which FlowDB, and whose tokens it trusts.
+
+    Tokens are verified with the key in `public_key_file` if given, else FlowAuth's at `auth_url`,
+    else the data dir's. With `auth_url`, the tokens FlowAuth lists as revoked are refused.
+    """
+
+    server_name: str = DEFAULT_SERVER_NAME
+    host: str = "127.0.0.1"
+    port: int = 9090
+    redis_url: str | None = None
+    db: str | None = None
+    auth_url: str | None = None
+    public_key_file: Path | None = None
+    revocation_refresh_seconds: float | None = None  # None: the API's default
+
+
 @main.command()
 @DATA_DIR
 @DB
@@ -99,14 +118,29 @@ def _synthesise(data: DataDir, config, target: str | None = None) -> None:
 @click.option(
     "--redis-url", help="Share query states with every API process using this Redis (e.g. redis://127.0.0.1:6379/0)."
 )
-def serve(data_dir: Path, db: str | None, server_name: str, host: str, port: int, redis_url: str | None) -> None:
+@click.option(
+    "--auth-url",
+    metavar="URL",
+    help="FlowAuth's URL: take the token key from URL/public_key at start (unless --public-key is given) "
+    "and refuse the tokens URL/revocations lists as revoked.",
+)
+@click.option(
+    "--revocation-refresh-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    help="How often to fetch FlowAuth's revocation list (default: 30).",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM file of the key tokens are signed with (instead of the data dir's or FlowAuth's).",
+)
+def serve(data_dir: Path, **options) -> None:
     """Serve the FlowAPI over an existing FlowDB."""
-    _serve(DataDir(data_dir), server_name, host, port, redis_url, db)
+    _serve(DataDir(data_dir), ServeOptions(**options))
 
 
-def _serve(
-    data: DataDir, server_name: str, host: str, port: int, redis_url: str | None = None, target: str | None = None
-) -> None:
+def _serve(data: DataDir, options: ServeOptions) -> None:
     import uvicorn
 
     from flowkit.api.access_log import configure_logging
@@ -114,12 +148,40 @@ def _serve(
     from flowkit.machine.queries import Machine
     from flowkit.machine.states import RedisQueryStates
 
-    db = _open_flowdb(data, target)
+    public_key, revocations = _token_trust(data, options)
+    db = _open_flowdb(data, options.db)
     configure_logging()
-    _, public_key = data.key_pair()
-    machine = Machine(db, states=RedisQueryStates.for_flowdb(redis_url, db) if redis_url else None)
-    app = create_app(machine, public_key=public_key, server_name=server_name)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    states = RedisQueryStates.for_flowdb(options.redis_url, db) if options.redis_url else None
+    app = create_app(
+        Machine(db, states=states), public_key=public_key, server_name=options.server_name, revocations=revocations
+    )
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+
+
+def _token_trust(data: DataDir, options: ServeOptions):
+    """(public key, revocation list or None) for the API, as `options` says; ClickException if unavailable."""
+    from flowkit.api.flowauth import FlowAuthError, RevocationList, checked_public_key, fetch_public_key
+
+    if options.auth_url is None and options.revocation_refresh_seconds is not None:
+        raise click.UsageError("--revocation-refresh-seconds needs --auth-url")
+    if options.public_key_file is not None:
+        try:
+            public_key = checked_public_key(options.public_key_file.read_text(), str(options.public_key_file))
+        except (ValueError, OSError) as error:
+            raise click.ClickException(str(error)) from error
+    elif options.auth_url is not None:
+        try:
+            public_key = fetch_public_key(options.auth_url)
+        except FlowAuthError as error:
+            raise click.ClickException(f"cannot get the token key from FlowAuth: {error}") from error
+    else:
+        _, public_key = data.key_pair()
+    if options.auth_url is None:
+        return public_key, None
+    refresh = (
+        {} if options.revocation_refresh_seconds is None else {"refresh_seconds": options.revocation_refresh_seconds}
+    )
+    return public_key, RevocationList(options.auth_url, options.server_name, **refresh)
 
 
 @main.command()
@@ -219,7 +281,7 @@ def demo(data_dir: Path, port: int) -> None:
     click.echo("Try it in Python (pip install flowclient==1.34.0, or `uv run python` here):\n")
     click.echo(DEMO_EXAMPLE.format(url=url) + "\n")
     click.echo("Or the whole demo notebook: uv run --with jupyterlab jupyter lab docs/demo.ipynb\n")
-    _serve(data, DEFAULT_SERVER_NAME, "127.0.0.1", port)
+    _serve(data, ServeOptions(port=port))
 
 
 @main.group()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from starlette.applications import Starlette
@@ -14,6 +16,7 @@ from starlette.routing import Route
 from flowkit.api import results
 from flowkit.api.access_log import AccessLog
 from flowkit.api.errors import APIError, api_error_response
+from flowkit.api.flowauth import RevocationList
 from flowkit.api.openapi import openapi_document
 from flowkit.api.security import Authenticator, authorise
 from flowkit.machine.catalogue import SpecError, parse_spec, required_scopes
@@ -163,8 +166,28 @@ async def root(request: Request) -> Response:
     return Response(status_code=200)
 
 
-def create_app(machine: Machine, *, public_key: str, server_name: str) -> Starlette:
-    """The FlowAPI ASGI app over one machine; tokens must be signed for `server_name`."""
+def create_app(
+    machine: Machine, *, public_key: str, server_name: str, revocations: RevocationList | None = None
+) -> Starlette:
+    """The FlowAPI ASGI app over one machine; tokens must be signed for `server_name`.
+
+    With `revocations`, tokens FlowAuth lists as revoked are refused; the list is fetched when the
+    app starts (its lifespan) and refreshed in the background until it stops.
+    """
+    if revocations is not None and revocations.server_name != server_name:
+        raise ValueError(f"revocations are for server {revocations.server_name!r}, not {server_name!r}")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if revocations is None:
+            yield
+            return
+        await run_in_threadpool(revocations.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(revocations.stop)
+
     app = Starlette(
         routes=[
             Route("/", root),
@@ -178,9 +201,12 @@ def create_app(machine: Machine, *, public_key: str, server_name: str) -> Starle
         ],
         middleware=[Middleware(AccessLog)],
         exception_handlers={APIError: api_error_response},
+        lifespan=lifespan,
     )
     app.state.machine = machine
-    app.state.authenticator = Authenticator(public_key, server_name)
+    app.state.authenticator = Authenticator(
+        public_key, server_name, revocations if revocations is not None else frozenset()
+    )
     return app
 
 

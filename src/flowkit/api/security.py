@@ -6,6 +6,7 @@ never unioned), as in FlowKit's roles-era FlowAPI (flowkit-interfaces.md §2.3).
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 import jwt
@@ -27,11 +28,16 @@ class User:
 
 
 class Authenticator:
-    """Verifies bearer tokens signed by FlowAuth's key for this server (the audience)."""
+    """Verifies bearer tokens signed by FlowAuth's key for this server (the audience).
 
-    def __init__(self, public_key: str, server_name: str):
+    With `revoked` (e.g. a `flowauth.RevocationList`), a token whose `jti` is in it is refused;
+    a token without `jti` is accepted as before.
+    """
+
+    def __init__(self, public_key: str, server_name: str, revoked: Container[str] = frozenset()):
         self.public_key = public_key
         self.server_name = server_name
+        self.revoked = revoked
 
     def user(self, request: Request) -> User:
         header = request.headers.get("authorization")
@@ -48,6 +54,8 @@ class Authenticator:
             raise APIError(401, "Token has expired") from None
         except jwt.InvalidTokenError as error:
             raise APIError(422, str(error)) from None
+        if isinstance(claims.get("jti"), str) and claims["jti"] in self.revoked:
+            raise APIError(401, "Token has been revoked")
         try:
             roles = decompress_roles(claims["user_claims"])
         except (KeyError, ValueError, OSError, TypeError) as error:
