@@ -164,17 +164,22 @@ class Authority:
             raise SignInRefused(f"Too many failed sign-ins for this account. Try again in {minutes} minutes.")
 
     def _sign_in_failed(self, username: str, stage: str) -> None:
-        self.db.add(FailedLogin(username=username[:75], at=self.now, client=self.client))
-        self.audit("sign_in", username[:75], outcome="failed", actor=username[:75], stage=stage)
-        self.db.commit()  # a failure is recorded even though the request ends in an error
+        self._password_failed(username[:75], "sign_in", "failed", stage=stage)
         raise SignInRefused(SIGN_IN_REFUSED)
+
+    def _password_failed(self, username: str, action: str, outcome: str, **detail) -> None:
+        """A wrong password or code: it counts towards the lockout and is audited."""
+        self.db.add(FailedLogin(username=username, at=self.now, client=self.client))
+        self.audit(action, username, outcome=outcome, actor=username, **detail)
+        self.db.commit()  # a failure is recorded even though the request ends in an error
 
     # --- own account -----------------------------------------------------------------------
 
     def change_password(self, current: str, new: str) -> None:
         user = self._require_user()
+        self._refuse_if_throttled(user.username)  # else a borrowed session could guess the password freely
         if not verify_password(user.password_hash, current):
-            self.audit("change_password", user.username, outcome="refused")
+            self._password_failed(user.username, "change_password", "refused")
             raise Refused("The current password is wrong.")
         self._set_password(user, new)
         self.audit("change_password", user.username)
