@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from flowkit.cli.options import DATA_DIR
 from flowkit.data_dir import DataDir
 
 STORE = click.option(
@@ -16,23 +17,13 @@ STORE = click.option(
 )
 
 
-def data_dir_option(function):
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path("demo-data"),
-        show_default=True,
-        help="Directory holding the token signing keys and FlowAuth's secrets.",
-    )(function)
-
-
 @click.group("auth")
 def auth() -> None:
     """FlowAuth: users, roles, servers and the tokens analysts take to FlowAPI."""
 
 
 @auth.command("serve")
-@data_dir_option
+@DATA_DIR
 @STORE
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
@@ -50,7 +41,7 @@ def serve(data_dir: Path, store: str | None, host: str, port: int, secure_cookie
 
 
 @auth.command("add-admin")
-@data_dir_option
+@DATA_DIR
 @STORE
 @click.option("--username", required=True)
 @click.password_option(envvar="FLOWAUTH_ADMIN_PASSWORD", help="Or set FLOWAUTH_ADMIN_PASSWORD.")

@@ -1,0 +1,100 @@
+"""`flowkit synth` and `flowkit db`: make a FlowDB."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from flowkit.cli.options import DATA_DIR, DB
+from flowkit.data_dir import DataDir
+
+
+@click.command()
+@DATA_DIR
+@DB
+@click.option("--subscribers", type=int, default=20_000, show_default=True)
+@click.option("--seed", type=int, default=2016, show_default=True)
+@click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-01-01", show_default=True)
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default="2016-02-29",
+    show_default=True,
+    help="Last day, inclusive.",
+)
+@click.option("--crisis-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-10", show_default=True)
+def synth(data_dir: Path, db: str | None, subscribers: int, seed: int, start_date, end_date, crisis_date) -> None:
+    """Generate a synthetic country into a new FlowDB (or an empty PostgreSQL one)."""
+    from flowkit.db.synthetic import SyntheticConfig
+
+    config = SyntheticConfig(
+        seed=seed,
+        subscribers=subscribers,
+        start_date=start_date.date(),
+        end_date=end_date.date(),
+        crisis_date=crisis_date.date(),
+    )
+    synthesise(DataDir(data_dir), config, db)
+
+
+def synthesise(data: DataDir, config, target: str | None = None) -> None:
+    from flowkit.db import FlowDB, connect_flowdb, is_postgres_url
+    from flowkit.db.synthetic import generate
+
+    if target is not None and is_postgres_url(target):
+        started = time.perf_counter()
+        db = connect_flowdb(target)
+        try:
+            summary = generate(db, config)  # refuses a FlowDB that already holds data
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+        finally:
+            db.close()
+        click.echo(f"Synthetic country written to {target} in {time.perf_counter() - started:.0f} s: {summary}")
+        return
+    path = Path(target) if target is not None else data.flowdb_path
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; remove it or choose another --data-dir")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    db = FlowDB(partial)
+    summary = generate(db, config)
+    db.close()
+    partial.rename(path)  # a half-made FlowDB never looks complete
+    click.echo(f"Synthetic country written to {path} in {time.perf_counter() - started:.0f} s: {summary}")
+
+
+def open_flowdb(data: DataDir, target: str | None):
+    """The FlowDB `--db` names (a PostgreSQL URL or a DuckDB file), else the data dir's; it must exist."""
+    from flowkit.db import connect_flowdb, is_postgres_url
+
+    if target is not None and is_postgres_url(target):
+        return connect_flowdb(target)
+    path = Path(target) if target is not None else data.flowdb_path
+    if not path.exists():
+        raise click.ClickException(f"no FlowDB at {path}; run `flowkit synth --data-dir {data.root}` first")
+    return connect_flowdb(path)
+
+
+@click.group("db")
+def db_group() -> None:
+    """The FlowDB itself."""
+
+
+@db_group.command("init")
+@DATA_DIR
+@DB
+def db_init(data_dir: Path, db: str | None) -> None:
+    """Create FlowKit's schema (idempotent): on PostgreSQL with PostGIS, events partitioned by day."""
+    from flowkit.db import connect_flowdb, is_postgres_url
+
+    if db is None or not is_postgres_url(db):
+        path = Path(db) if db is not None else DataDir(data_dir).flowdb_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = str(path)
+    connect_flowdb(db).close()
+    click.echo(f"FlowDB schema ready in {db}")
