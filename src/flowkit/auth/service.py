@@ -24,6 +24,7 @@ from flowkit.auth.tokens import mint_token
 log = structlog.get_logger("flowauth")
 
 SIGN_IN_REFUSED = "Incorrect username or password."
+ADMINS_ONLY = "Only administrators can do that."
 
 
 class Refused(Exception):
@@ -526,7 +527,7 @@ class Authority:
     def _require_admin(self) -> User:
         user = self._require_user()
         if not user.is_admin:
-            raise NotAllowed("Only administrators can do that.")
+            raise NotAllowed(ADMINS_ONLY)
         return user
 
     def _get(self, model, key: int):

@@ -201,13 +201,13 @@ def _query_id(call: Call, name: str) -> int:
 
 
 PAGES = [
-    Page("/admin/users", users_view, {"create": create_user}),
-    Page("/admin/users/{id:int}", user_view, {"update": update_user}),
-    Page("/admin/servers", servers_view, {"create": create_server}),
-    Page("/admin/servers/{id:int}", server_view, {"update": update_server}),
-    Page("/admin/roles", roles_view),
-    Page("/admin/roles/new", new_role_view, {"create": create_role}),
-    Page("/admin/roles/{id:int}", role_view, {"update": update_role, "delete": delete_role}),
-    Page("/admin/tokens", tokens_view, {"revoke": revoke}),
-    Page("/admin/audit", audit_view),
+    Page("/admin/users", users_view, {"create": create_user}, admin=True),
+    Page("/admin/users/{id:int}", user_view, {"update": update_user}, admin=True),
+    Page("/admin/servers", servers_view, {"create": create_server}, admin=True),
+    Page("/admin/servers/{id:int}", server_view, {"update": update_server}, admin=True),
+    Page("/admin/roles", roles_view, admin=True),
+    Page("/admin/roles/new", new_role_view, {"create": create_role}, admin=True),
+    Page("/admin/roles/{id:int}", role_view, {"update": update_role, "delete": delete_role}, admin=True),
+    Page("/admin/tokens", tokens_view, {"revoke": revoke}, admin=True),
+    Page("/admin/audit", audit_view, admin=True),
 ]

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from flowkit.auth.models import User
-from flowkit.auth.service import Authority, NotAllowed, Refused
+from flowkit.auth.service import ADMINS_ONLY, Authority, NotAllowed, Refused
 
 IDLE_TIMEOUT_SECONDS = 20 * 60  # FlowAuth's idle session lifetime
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -80,6 +80,7 @@ class Page:
     view: View | None = None
     actions: dict[str, View] = field(default_factory=dict)
     signed_in: bool = True
+    admin: bool = False  # administrators only: anyone else gets the 403 page before any view or action runs
 
     def route(self, app_state) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -101,6 +102,8 @@ class Page:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             if self.signed_in and _needs_two_factor_setup(call.user) and not request.url.path.startswith("/account"):
                 return RedirectResponse("/account/two-factor", status_code=303)
+            if self.admin and not call.user.is_admin:
+                return _error(request, NotAllowed.status, ADMINS_ONLY, user=call.user)
             handler = self.view if request.method == "GET" else self.actions.get(call.text("do"))
             if handler is None:
                 return _error(request, 400, "Unknown form action.")
