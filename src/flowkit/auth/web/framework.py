@@ -115,11 +115,21 @@ class Page:
                 db.rollback()
                 if isinstance(refusal, NotAllowed) or request.method == "GET" or self.view is None:
                     return _error(request, refusal.status, str(refusal), user=call.user)
-                db.expire_all()
-                call.messages.append(("error", str(refusal)))
-                response = self.view(call)
-                response.status_code = refusal.status
-                return response
+                return self._refused(call, refusal)
+
+    def _refused(self, call: Call, refusal: Refused) -> Response:
+        """The page again with the refusal's message and status; an error page if the page itself is gone."""
+        call.authority.db.expire_all()
+        call.messages.append(("error", str(refusal)))
+        try:
+            response = self.view(call)
+        except Refused:
+            return _error(call.request, refusal.status, str(refusal), user=call.user)
+        if response.status_code in (301, 302, 303, 307, 308):  # the view sends elsewhere: take the message along
+            call.session.setdefault("flash", []).extend([list(message) for message in call.messages])
+            return response
+        response.status_code = refusal.status
+        return response
 
 
 def signed_in_user(request: Request, db) -> User | None:
