@@ -47,7 +47,9 @@ class Call:
         return self.request.session
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        context |= {"user": self.user, "csrf_token": csrf_token(self.request), "messages": self.messages}
+        """The page, showing the messages flashed by earlier requests (which it uses up) and this call's."""
+        messages = [tuple(message) for message in self.session.pop("flash", [])] + self.messages
+        context |= {"user": self.user, "csrf_token": csrf_token(self.request), "messages": messages}
         return templates.TemplateResponse(self.request, template, context, status_code=status)
 
     def redirect(self, path: str, message: str | None = None) -> Response:
@@ -97,7 +99,7 @@ class Page:
     def _run(self, state, request: Request, form: FormData) -> Response:
         with state.sessions() as db:
             authority = Authority(state.settings, db, signed_in_user(request, db), _client(request))
-            call = Call(request, form, authority, request.session.pop("flash", []))
+            call = Call(request, form, authority)
             if self.signed_in and call.user is None:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             if self.signed_in and _needs_two_factor_setup(call.user) and not request.url.path.startswith("/account"):
