@@ -101,8 +101,8 @@ class Page:
             authority = Authority(state.settings, db, signed_in_user(request, db), _client(request))
             call = Call(request, form, authority)
             if self.signed_in and call.user is None:
-                return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-            if self.signed_in and _needs_two_factor_setup(call.user) and not request.url.path.startswith("/account"):
+                return RedirectResponse(f"/login?next={quote(_path_and_query(request), safe='/')}", status_code=303)
+            if self.signed_in and _needs_two_factor_setup(call.user) and not _open_before_two_factor(request):
                 return RedirectResponse("/account/two-factor", status_code=303)
             if self.admin and not call.user.is_admin:
                 return _error(request, NotAllowed.status, ADMINS_ONLY, user=call.user)
@@ -170,6 +170,16 @@ def _csrf_ok(request: Request, form: FormData) -> bool:
 
 def _needs_two_factor_setup(user: User) -> bool:
     return user.require_two_factor and not user.has_two_factor
+
+
+def _open_before_two_factor(request: Request) -> bool:
+    """What a user who must set up two-factor sign-in may still do: their account pages, and signing out."""
+    path = request.url.path
+    return path == "/logout" or path == "/account" or path.startswith("/account/")
+
+
+def _path_and_query(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _client(request: Request) -> str | None:
