@@ -61,8 +61,12 @@ def _signed_in(call: Call, user: User) -> Response:
 
 def _next(call: Call) -> str:
     """Where to go after signing in: only a path on this site."""
-    target = call.text("next") or call.request.query_params.get("next", "/")
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    return _site_path(call.text("next") or call.request.query_params.get("next", "/"))
+
+
+def _site_path(target: str) -> str:
+    """`target` if it is a path on this site, else "/" (never another site, `//host` or `/\\host`)."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
 def logout(call: Call) -> Response:
@@ -77,7 +81,7 @@ def home(call: Call) -> Response:
 
 def revoke(call: Call) -> Response:
     token = call.authority.revoke_token(_single_id(call, "token"))
-    return call.redirect(call.text("back") or "/", f"Token {token.name!r} is revoked.")
+    return call.redirect(_site_path(call.text("back") or "/"), f"Token {token.name!r} is revoked.")
 
 
 def new_token_view(call: Call) -> Response:
