@@ -71,10 +71,23 @@ def next_expiry(holder: Server | Role, now: datetime) -> datetime:
     return min(longest, holder.latest_token_expiry) if holder.latest_token_expiry else longest
 
 
-def scopes_from_openapi(document: dict) -> list[str]:
-    """The scope strings a FlowAPI server publishes in its OpenAPI security scheme."""
-    schemes = document.get("components", {}).get("securitySchemes", {})
-    scopes = {scope for scheme in schemes.values() for scope in scheme.get("x-security-scopes", [])}
+def scopes_from_openapi(document: object) -> list[str]:
+    """The scope strings a FlowAPI server publishes in its OpenAPI security scheme.
+
+    `document` is whatever JSON an administrator gave: anything but a list of scope names under
+    components.securitySchemes.*.x-security-scopes is refused.
+    """
+
+    def mapping(value: object) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    schemes = mapping(mapping(mapping(document).get("components")).get("securitySchemes"))
+    scopes: set[str] = set()
+    for scheme in schemes.values():
+        listed = mapping(scheme).get("x-security-scopes", [])
+        if not isinstance(listed, list) or not all(isinstance(scope, str) and scope for scope in listed):
+            raise Refused("This document's x-security-scopes is not a list of scope names.")
+        scopes.update(listed)
     if not scopes:
         raise Refused("This document lists no x-security-scopes: is it a FlowAPI /api/0/spec/openapi.json?")
     return sorted(scopes)

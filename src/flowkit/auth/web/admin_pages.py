@@ -87,7 +87,7 @@ def _scopes_from_spec(call: Call, *, required: bool) -> list[str] | None:
         try:
             response = httpx.get(url, timeout=10)
             response.raise_for_status()
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise Refused(f"Could not load {url}: {error}") from None
         raw, source = response.content, url
     elif required:
