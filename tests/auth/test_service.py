@@ -59,6 +59,9 @@ SCOPES = [
     "run",
 ]
 
+# Tokens are stamped with the test clock, which stands in the past.
+AT_ANY_TIME = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+
 
 def totp(at: datetime) -> str:
     return pyotp.TOTP(TOTP_SECRET).at(at)
@@ -120,10 +123,17 @@ def test_refusals_name_times_in_utc_after_reading_them_back(call, admin, db):
     assert str(refusal.value) == "A role's latest expiry cannot be after its server's (2026-03-02 11:00 UTC)."
 
 
+def test_a_second_factor_is_refused_for_a_user_without_one(call, alice):
+    with pytest.raises(Refused, match=r"^Two-factor sign-in is not enabled\.$"):
+        call(None, "check_second_factor", alice, "123456")
+
+
 # --- bootstrap and who may administer ----------------------------------------------------------
 
 
 def test_only_the_first_user_is_made_without_an_administrator(call, db):
+    with pytest.raises(Refused, match=r"^The first user must be an administrator\.$"):
+        call(None, "create_user", ADMIN, ADMIN_PASSWORD)
     root = call(None, "create_user", ADMIN, ADMIN_PASSWORD, is_admin=True)
     assert (root.username, root.is_admin, root.disabled, root.created) == (ADMIN, True, False, START)
 
@@ -561,17 +571,15 @@ def test_a_role_not_held_is_refused(call, bob, estate, db):
 
 
 def test_the_token_carries_the_user_server_jti_and_sorted_scopes_and_is_not_stored(call, alice, estate, key_pair, db):
-    wall_before = int(datetime.now(UTC).timestamp())
     token = call(alice, "issue_token", estate["server"].id, [estate["B"].id, estate["A"].id], " mine ", None)
-    wall_after = int(datetime.now(UTC).timestamp())
     record = db.scalars(select(Token)).one()
 
-    claims = jwt.decode(token, key_pair[1], algorithms=["RS256"], audience=SERVER)
+    claims = jwt.decode(token, key_pair[1], algorithms=["RS256"], audience=SERVER, options=AT_ANY_TIME)
     assert set(claims) == {"iat", "nbf", "exp", "jti", "sub", "aud", "user_claims"}
     assert (claims["sub"], claims["aud"], claims["jti"]) == (ALICE, SERVER, record.jti)
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", record.jti)
     assert claims["exp"] - claims["iat"] == 30 * 60 and claims["nbf"] == claims["iat"]
-    assert wall_before <= claims["iat"] <= wall_after  # tokens.mint_token reads the wall clock, not Settings.clock
+    assert (claims["iat"], claims["exp"]) == (record.issued.timestamp(), record.expires.timestamp())
     assert decompress_roles(claims["user_claims"]) == {
         "A": ["admin3:spatial_aggregate:daily_location", "admin3:spatial_aggregate:spatial_aggregate", "run"],
         "B": ["get_result"],
@@ -583,7 +591,7 @@ def test_the_token_carries_the_user_server_jti_and_sorted_scopes_and_is_not_stor
         None,
     )
     with pytest.raises(jwt.InvalidAudienceError):
-        jwt.decode(token, key_pair[1], algorithms=["RS256"], audience="other")
+        jwt.decode(token, key_pair[1], algorithms=["RS256"], audience="other", options=AT_ANY_TIME)
 
     header, payload, signature = token.split(".")
     assert_nowhere_in_store(db, token, payload, signature)
@@ -609,7 +617,7 @@ def test_token_scopes_are_sorted_even_when_scope_ids_are_not(call, admin, alice,
     )
     role = call(admin, "create_role", server.id, "R", scope_ids=[s.id for s in server.scopes], member_ids=[alice.id])
     token = call(alice, "issue_token", server.id, [role.id], "t", None)
-    claims = jwt.decode(token, key_pair[1], algorithms=["RS256"], audience=SERVER)
+    claims = jwt.decode(token, key_pair[1], algorithms=["RS256"], audience=SERVER, options=AT_ANY_TIME)
     assert decompress_roles(claims["user_claims"]) == {"R": ["a", "b", "c"]}
 
 

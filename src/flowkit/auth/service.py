@@ -149,6 +149,8 @@ class Authority:
     def check_second_factor(self, user: User, code: str) -> None:
         """Accept a current TOTP code (never the same one twice) or an unused backup code."""
         self._refuse_if_throttled(user.username)
+        if not user.has_two_factor:
+            raise Refused("Two-factor sign-in is not enabled.")
         secret = self.settings.secret_box.open(user.totp_secret)
         step = two_factor.accepted_step(secret, code, user.totp_last_step, at=self.now.timestamp())
         if step is not None:
@@ -282,7 +284,8 @@ class Authority:
             user=user.username,
             audience=server.name,
             roles={role.name: sorted(scope.name for scope in role.scopes) for role in roles},
-            lifetime=expires - self.now,
+            issued=record.issued,
+            expires=expires,
             jti=record.jti,
         )
         self.audit("issue_token", f"{server.name}/{name}", jti=record.jti, roles=record.role_names)
@@ -336,7 +339,9 @@ class Authority:
         role_ids: Iterable[int] = (),
     ) -> User:
         if self.actor is not None or self.db.scalar(select(func.count()).select_from(User)):
-            self._require_admin()  # only the very first user (the bootstrap admin) needs no admin
+            self._require_admin()
+        elif not is_admin:
+            raise Refused("The first user must be an administrator.")  # else no one could ever add one
         username = username.strip()
         if not username or len(username) > 75:
             raise Refused("A username has 1 to 75 characters.")
@@ -472,9 +477,10 @@ class Authority:
         latest_token_expiry: datetime | None = None,
     ) -> Role:
         server = self.server(server_id)
-        role = Role(name=name.strip(), server_id=server.id, longest_token_life_minutes=0)
-        role.server = server
-        self._set_role(role, scope_ids, member_ids, longest_token_life_minutes, latest_token_expiry)
+        role = Role(name=name.strip(), longest_token_life_minutes=0)
+        with self.db.no_autoflush:  # the role joins the session only once it is complete
+            role.server = server
+            self._set_role(role, scope_ids, member_ids, longest_token_life_minutes, latest_token_expiry)
         self.db.add(role)
         self.db.flush()  # the caller gets its id
         self.audit("create_role", f"{server.name}/{role.name}", scopes=len(role.scopes), members=_names(role.members))

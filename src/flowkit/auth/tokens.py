@@ -40,15 +40,20 @@ def mint_token(
     user: str,
     audience: str,
     roles: dict[str, list[str]],
-    lifetime: timedelta,
+    lifetime: timedelta | None = None,
+    issued: datetime | None = None,
+    expires: datetime | None = None,
     jti: str | None = None,
 ) -> str:
-    """A signed token for `user` on server `audience` holding `roles`; `jti` names it for revocation."""
-    now = datetime.now(UTC)
+    """A signed token for `user` on server `audience` holding `roles`, valid from `issued` (default now)
+    for `lifetime` or until `expires`; `jti` names it for revocation."""
+    issued = issued or datetime.now(UTC)
+    if (lifetime is None) == (expires is None):
+        raise TypeError("give exactly one of lifetime and expires")
     claims = {
-        "iat": now,
-        "nbf": now,
-        "exp": now + lifetime,
+        "iat": issued,
+        "nbf": issued,
+        "exp": expires or issued + lifetime,
         "jti": jti or str(uuid.uuid4()),
         "sub": user,
         "aud": audience,
