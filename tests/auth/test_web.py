@@ -14,7 +14,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from importlib.metadata import version
 from types import SimpleNamespace
@@ -1087,13 +1087,18 @@ def test_an_issued_token_is_shown_once_and_carries_the_roles_scopes(
     encoded = page(response).one("textarea", id="token").text.strip()
     public_key = browser().get("/public_key").text
     assert public_key == key_pair[1]
-    claims = jwt.decode(encoded, public_key, algorithms=["RS256"], audience=SERVER)
+    # The token is stamped with the service's clock, which stands in March: check its times by hand.
+    claims = jwt.decode(encoded, public_key, algorithms=["RS256"], audience=SERVER, options={"verify_exp": False})
     record = one_value(sessions, select(Token).where(Token.name == "laptop"))
     assert (claims["sub"], claims["aud"], claims["jti"]) == (ALICE, SERVER, record.jti)
     assert decompress_roles(claims["user_claims"]) == {"analyst": ANALYST_SCOPES}
-    assert claims["exp"] - claims["iat"] == 24 * 60 * 60
     issued = START + timedelta(minutes=1)
     assert (record.role_names, record.issued, record.expires) == (["analyst"], issued, issued + timedelta(days=1))
+    assert (claims["iat"], claims["nbf"], claims["exp"]) == (
+        issued.timestamp(),
+        issued.timestamp(),
+        (issued + timedelta(days=1)).timestamp(),
+    )
     assert encoded not in json.dumps(snapshot(sessions), default=str)
     mine = table_rows(alice.get("/"), "tokens")
     assert mine == [
@@ -1102,7 +1107,8 @@ def test_an_issued_token_is_shown_once_and_carries_the_roles_scopes(
     ]
 
 
-def test_the_issued_token_works_on_the_api_for_what_its_role_allows(signed_in, browser, world, api_machine):
+def test_the_issued_token_works_on_the_api_for_what_its_role_allows(signed_in, browser, world, api_machine, clock):
+    clock.now = datetime.now(UTC)  # the API checks the token's times against the real clock
     encoded = page(_issue(signed_in(ALICE, ALICE_PASSWORD), world)).one("textarea", id="token").text.strip()
     public_key = browser().get("/public_key").text
     api = TestClient(create_app(api_machine, public_key=public_key, server_name=SERVER), follow_redirects=False)
