@@ -19,10 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flowkit.auth import passwords
 from flowkit.auth.models import AuditEvent, User
 from flowkit.auth.service import Authority, Refused, Settings
 from flowkit.auth.store import open_store
@@ -149,3 +151,9 @@ def audit_rows(db: Session, *, since_id: int = 0) -> list[tuple]:
 
 def last_audit_id(db: Session) -> int:
     return db.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """Argon2 at its cheapest: these tests hash and check many passwords and backup codes."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))

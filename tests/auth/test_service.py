@@ -439,7 +439,7 @@ def test_a_backup_code_works_once(call, alice, enrolled, db):
 
 
 def test_regenerating_backup_codes_replaces_them(call, alice, enrolled, db):
-    codes = call(alice, "regenerate_backup_codes")
+    codes = call(alice, "regenerate_backup_codes", ALICE_PASSWORD)
     assert len(codes) == 10 and not set(codes) & set(enrolled)
     assert db.scalar(select(func.count()).select_from(BackupCode)) == 10
     with pytest.raises(SignInRefused):
@@ -456,16 +456,16 @@ def test_regenerating_backup_codes_replaces_them(call, alice, enrolled, db):
 def test_two_factor_can_be_turned_off_unless_required(call, admin, alice, enrolled, db):
     call(admin, "update_user", alice.id, require_two_factor=True)
     with pytest.raises(Refused, match=r"^Your administrator requires two-factor sign-in for this account\.$"):
-        call(alice, "disable_two_factor")
+        call(alice, "disable_two_factor", ALICE_PASSWORD)
     db.expire_all()
     assert alice.has_two_factor and len(alice.backup_codes) == 10
 
     call(admin, "update_user", alice.id, require_two_factor=False)
-    call(alice, "disable_two_factor")
+    call(alice, "disable_two_factor", ALICE_PASSWORD)
     assert (alice.totp_secret, alice.totp_last_step) == (None, None)
     assert db.scalar(select(func.count()).select_from(BackupCode)) == 0
     with pytest.raises(Refused, match=r"^Two-factor sign-in is not enabled\.$"):
-        call(alice, "regenerate_backup_codes")
+        call(alice, "regenerate_backup_codes", ALICE_PASSWORD)
     assert audit_rows(db, since_id=3) == [
         ("update_user", ADMIN, ALICE, "ok"),
         ("update_user", ADMIN, ALICE, "ok"),
@@ -885,7 +885,7 @@ def test_no_audit_event_holds_a_secret(call, admin, alice, estate, clock, db):
         call(None, "check_second_factor", user, totp(clock.now))
     call(None, "check_second_factor", user, codes[0])
     call(None, "signed_in", user)
-    new_codes = call(alice, "regenerate_backup_codes")
+    new_codes = call(alice, "regenerate_backup_codes", CAROL_PASSWORD)
     token = call(alice, "issue_token", estate["server"].id, [estate["A"].id], "t", None)
     call(alice, "revoke_token", db.scalar(select(Token.id)))
 
@@ -925,3 +925,18 @@ def test_no_audit_event_holds_a_secret(call, admin, alice, estate, clock, db):
         "issue_token",
         "revoke_token",
     ]
+
+
+def test_disabling_a_user_revokes_their_live_tokens(call, admin, alice, estate, clock, db):
+    call(alice, "issue_token", estate["server"].id, [estate["A"].id], "live", None)
+    expired = call(alice, "issue_token", estate["server"].id, [estate["A"].id], "short", START + timedelta(minutes=1))
+    assert expired
+    clock.advance(minutes=2)
+    call(admin, "update_user", alice.id, disabled=True)
+    tokens = {token.name: token for token in db.scalars(select(Token))}
+    assert (tokens["live"].revoked, tokens["live"].revoked_by) == (START + timedelta(minutes=2), ADMIN)
+    assert tokens["short"].revoked is None  # already expired: nothing to revoke
+    assert db.scalars(select(AuditEvent.detail).order_by(AuditEvent.id.desc()).limit(1)).one() == {
+        "disabled": True,
+        "tokens_revoked": 1,
+    }

@@ -23,7 +23,6 @@ from urllib.parse import quote
 import jwt
 import pyotp
 import pytest
-from argon2 import PasswordHasher, profiles
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -36,7 +35,6 @@ from tests.live_server import serving
 
 from flowkit.api.app import create_app
 from flowkit.api.openapi import openapi_document
-from flowkit.auth import passwords
 from flowkit.auth.deployment import open_deployment
 from flowkit.auth.models import BackupCode, Base, Role, Scope, Server, Token, User
 from flowkit.auth.service import SIGN_IN_REFUSED
@@ -213,12 +211,6 @@ def values(sessions, query) -> list:
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Argon2 at its cheapest: these tests hash and check many passwords and backup codes."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture
@@ -781,13 +773,13 @@ def test_the_code_page_without_a_password_first_sends_to_sign_in(browser, world)
 def test_backup_codes_can_be_renewed_and_two_factor_turned_off(signed_in, world, clock, sessions):
     alice = signed_in(ALICE, ALICE_PASSWORD)
     _, codes = _enrol(alice, clock)
-    renewed = alice.post("/account", {"do": "backup_codes"})
+    renewed = alice.post("/account", {"do": "backup_codes", "password": ALICE_PASSWORD})
     new_codes = [item.words for item in page(renewed).one("ul", id="backup-codes").find("li")]
     assert len(new_codes) == 10 and not set(new_codes) & set(codes)
-    off = alice.post("/account", {"do": "disable_two_factor"})
+    off = alice.post("/account", {"do": "disable_two_factor", "password": ALICE_PASSWORD})
     assert notices(follow(alice, off)) == ["Two-factor sign-in is off."]
     assert one_value(sessions, select(User.totp_secret).where(User.username == ALICE)) is None
-    refused = alice.post("/account", {"do": "backup_codes"})
+    refused = alice.post("/account", {"do": "backup_codes", "password": ALICE_PASSWORD})
     assert (refused.status_code, errors(refused)) == (400, ["Two-factor sign-in is not enabled."])
 
 
@@ -813,7 +805,7 @@ def test_a_user_required_to_use_two_factor_must_enrol_before_anything_else(
     alice.sign_in(ALICE, ALICE_PASSWORD)
     _enrol(alice, clock)
     assert alice.get("/").status_code == 200
-    refused = alice.post("/account", {"do": "disable_two_factor"})
+    refused = alice.post("/account", {"do": "disable_two_factor", "password": ALICE_PASSWORD})
     assert (refused.status_code, errors(refused)) == (
         400,
         ["Your administrator requires two-factor sign-in for this account."],

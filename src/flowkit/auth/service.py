@@ -192,11 +192,7 @@ class Authority:
     # --- own account -----------------------------------------------------------------------
 
     def change_password(self, current: str, new: str) -> None:
-        user = self._require_user()
-        self._refuse_if_throttled(user.username)  # else a borrowed session could guess the password freely
-        if not verify_password(user.password_hash, current):
-            self._password_failed(user.username, "change_password", "refused")
-            raise Refused("The current password is wrong.")
+        user = self._confirm_password(current, "change_password")
         self._set_password(user, new)
         self.audit("change_password", user.username)
 
@@ -211,19 +207,29 @@ class Authority:
         self.audit("enable_two_factor", user.username)
         return self._new_backup_codes(user)
 
-    def regenerate_backup_codes(self) -> list[str]:
-        user = self._require_user()
+    def regenerate_backup_codes(self, password: str) -> list[str]:
+        user = self._confirm_password(password, "regenerate_backup_codes")
         if not user.has_two_factor:
             raise Refused("Two-factor sign-in is not enabled.")
         self.audit("regenerate_backup_codes", user.username)
         return self._new_backup_codes(user)
 
-    def disable_two_factor(self) -> None:
-        user = self._require_user()
+    def disable_two_factor(self, password: str) -> None:
+        user = self._confirm_password(password, "disable_two_factor")
         if user.require_two_factor:
             raise Refused("Your administrator requires two-factor sign-in for this account.")
         self._clear_two_factor(user)
         self.audit("disable_two_factor", user.username)
+
+    def _confirm_password(self, password: str, action: str) -> User:
+        """The signed-in user, once they give their password again: a borrowed session alone cannot weaken the
+        account, nor guess the password freely (failures count towards the lockout)."""
+        user = self._require_user()
+        self._refuse_if_throttled(user.username)
+        if not verify_password(user.password_hash, password):
+            self._password_failed(user.username, action, "refused")
+            raise Refused("The current password is wrong.")
+        return user
 
     def _new_backup_codes(self, user: User) -> list[str]:
         codes = two_factor.new_backup_codes()
@@ -385,6 +391,11 @@ class Authority:
                 changes[name] = value
         if disabled:
             user.session_generation += 1
+            live = [token for token in user.tokens if token.revoked is None and token.expires > self.now]
+            for token in live:  # a disabled account's tokens stop working too
+                token.revoked, token.revoked_by = self.now, self.actor.username
+            if live:
+                changes["tokens_revoked"] = len(live)
         if reset_two_factor and user.has_two_factor:
             self._clear_two_factor(user)
             changes["reset_two_factor"] = True

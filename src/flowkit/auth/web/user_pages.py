@@ -134,12 +134,14 @@ def change_password(call: Call) -> Response:
 
 
 def disable_two_factor(call: Call) -> Response:
-    call.authority.disable_two_factor()
+    call.authority.disable_two_factor(str(call.form.get("password", "")))
     return call.redirect("/account", "Two-factor sign-in is off.")
 
 
 def regenerate_backup_codes(call: Call) -> Response:
-    return call.render("backup_codes.html", codes=call.authority.regenerate_backup_codes())
+    return call.render(
+        "backup_codes.html", codes=call.authority.regenerate_backup_codes(str(call.form.get("password", "")))
+    )
 
 
 def two_factor_view(call: Call) -> Response:
