@@ -158,6 +158,26 @@ CREATE OR REPLACE VIEW etl.ingest_state AS
     ) WHERE rank = 1;
 CREATE OR REPLACE VIEW etl.available_dates AS
     SELECT cdr_type, cdr_date FROM etl.ingest_state WHERE state = 'ingested';
+-- QA check outcomes (flowkit.ingest.qa), appended by every run; the view keeps each check's
+-- latest outcome on each date whose latest state is ingested.
+CREATE TABLE IF NOT EXISTS etl.post_etl_queries (
+    id BIGINT,
+    cdr_date DATE,
+    cdr_type VARCHAR,
+    type_of_query_or_check VARCHAR,
+    outcome VARCHAR,
+    optional_comment_or_description VARCHAR,
+    timestamp TIMESTAMP
+);
+CREATE OR REPLACE VIEW etl.deduped_post_etl_queries AS
+    SELECT cdr_date, cdr_type, type_of_query_or_check, outcome, optional_comment_or_description, timestamp FROM (
+        SELECT q.*, row_number() OVER (
+            PARTITION BY q.cdr_date, q.cdr_type, q.type_of_query_or_check ORDER BY q.timestamp DESC, q.id DESC
+        ) AS rank
+        FROM etl.post_etl_queries q
+        JOIN etl.ingest_state s ON s.cdr_type = q.cdr_type AND s.cdr_date = q.cdr_date
+        WHERE s.state = 'ingested'
+    ) WHERE rank = 1;
 CREATE TABLE IF NOT EXISTS available_tables (
     table_name VARCHAR PRIMARY KEY,
     has_locations BOOLEAN,
