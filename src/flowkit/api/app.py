@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from flowkit.api import results
+from flowkit.api import qa, results
 from flowkit.api.access_log import AccessLog
 from flowkit.api.errors import APIError, api_error_response
 from flowkit.api.flowauth import RevocationList
@@ -197,6 +197,9 @@ def create_app(
             Route(f"{PREFIX}/get/{{target}}", get_result),
             Route(f"{PREFIX}/geography/{{aggregation_unit}}", get_geography),
             Route(f"{PREFIX}/available_dates", get_available_dates),
+            Route(f"{PREFIX}/qa/", qa.list_qa_checks),
+            Route(f"{PREFIX}/qa/{{cdr_type}}/{{check_id}}", qa.get_qa_outcomes),
+            Route(f"{PREFIX}/qa/{{cdr_type}}/{{check_id}}/{{check_date}}", qa.get_qa_outcome),
             Route(f"{PREFIX}/spec/openapi.json", openapi_json),
         ],
         middleware=[Middleware(AccessLog)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flowkit.cli import auth, cache, data, demo, serve
+from flowkit.cli import auth, cache, data, demo, qa, serve
 
 
 @click.group()
@@ -12,7 +12,7 @@ def main() -> None:
     """FlowKit: CDR analytics that only lets anonymous aggregates out."""
 
 
-for command in (data.synth, data.db_group, serve.serve, serve.token, demo.demo, cache.cache, auth.auth):
+for command in (data.synth, data.db_group, serve.serve, serve.token, demo.demo, cache.cache, auth.auth, qa.qa):
     main.add_command(command)
 
 __all__ = ["main"]
