@@ -178,6 +178,22 @@ CREATE OR REPLACE VIEW etl.deduped_post_etl_queries AS
         JOIN etl.ingest_state s ON s.cdr_type = q.cdr_type AND s.cdr_date = q.cdr_date
         WHERE s.state = 'ingested'
     ) WHERE rank = 1;
+-- Every file `flowkit ingest` loaded or refused, by content: a file is loaded at most once.
+-- status loaded | refused; policy: what on_existing_date did for dates that already held rows
+-- (append | replace | refuse, NULL when none did), existing_dates: those dates, comma-separated.
+CREATE TABLE IF NOT EXISTS etl.ingested_files (
+    checksum VARCHAR PRIMARY KEY,
+    file_name VARCHAR NOT NULL,
+    cdr_type VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    first_date DATE,
+    last_date DATE,
+    policy VARCHAR,
+    existing_dates VARCHAR,
+    loaded_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS available_tables (
     table_name VARCHAR PRIMARY KEY,
     has_locations BOOLEAN,
