@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flowkit.cli import auth, cache, data, demo, qa, serve
+from flowkit.cli import auth, cache, data, demo, ingest, qa, serve
 
 
 @click.group()
@@ -12,7 +12,18 @@ def main() -> None:
     """FlowKit: CDR analytics that only lets anonymous aggregates out."""
 
 
-for command in (data.synth, data.db_group, serve.serve, serve.token, demo.demo, cache.cache, auth.auth, qa.qa):
+for command in (
+    data.synth,
+    data.db_group,
+    serve.serve,
+    serve.token,
+    demo.demo,
+    cache.cache,
+    auth.auth,
+    qa.qa,
+    ingest.ingest,
+    ingest.keygen,
+):
     main.add_command(command)
 
 __all__ = ["main"]
