@@ -8,6 +8,7 @@ party's own location. Rows go in in time order so that DuckDB's zone maps prune 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import duckdb
@@ -194,26 +195,37 @@ def write_events(
     db: FlowDB, config: SyntheticConfig, country: Country, network: Network, handsets: Handsets, population: Population
 ) -> dict[str, int]:
     """Insert every day's events, day by day; returns the rows written per table."""
+    counts = dict.fromkeys(EVENT_TYPES, 0)
+    for name, _, table in daily_events(config, country, network, handsets, population):
+        db.insert(f"events.{name}", table)
+        counts[name] += table.num_rows
+    return counts
+
+
+def daily_events(
+    config: SyntheticConfig, country: Country, network: Network, handsets: Handsets, population: Population
+) -> Iterator[tuple[str, date, pa.Table]]:
+    """Every day's events as (event type, day, FlowDB rows in time order), one day at a time
+    (which keeps memory bounded); identifiers are those of `population`."""
     places = Places(country, population.crisis_areas)
     balance = population.balance.copy()
     location = pa.array(network.cell_ids)
-    counts = dict.fromkeys(EVENT_TYPES, 0)
     ids = duckdb.connect()  # event ids are made by DuckDB's md5 whatever backend the FlowDB is on
-    for index, day in enumerate(config.days):  # one pass per day keeps memory bounded
-        today = Day(index, day, config, places, population, network)
-        batches = {"calls": today.calls(), "sms": today.sms()}
-        batches |= {"mds": today.mds(handsets.data_use), "topups": today.topups(balance)}
-        for name, rows in batches.items():
-            ids.register("_synthetic_batch", _arrow(rows, day, today.handset, population, handsets, location))
-            with_ids = ids.sql(
-                "SELECT md5(concat(?, n)) AS id, * EXCLUDE (n) FROM _synthetic_batch",
-                params=[f"{config.seed}:{name}:{day.isoformat()}:"],
-            )
-            db.insert(f"events.{name}", with_ids.to_arrow_table())
-            ids.unregister("_synthetic_batch")
-            counts[name] += len(rows["n"])
-    ids.close()
-    return counts
+    try:
+        for index, day in enumerate(config.days):
+            today = Day(index, day, config, places, population, network)
+            batches = {"calls": today.calls(), "sms": today.sms()}
+            batches |= {"mds": today.mds(handsets.data_use), "topups": today.topups(balance)}
+            for name, rows in batches.items():
+                ids.register("_synthetic_batch", _arrow(rows, day, today.handset, population, handsets, location))
+                with_ids = ids.sql(
+                    "SELECT md5(concat(?, n)) AS id, * EXCLUDE (n) FROM _synthetic_batch",
+                    params=[f"{config.seed}:{name}:{day.isoformat()}:"],
+                ).to_arrow_table()
+                ids.unregister("_synthetic_batch")
+                yield name, day, with_ids
+    finally:
+        ids.close()
 
 
 def _sorted(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
