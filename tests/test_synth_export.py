@@ -271,3 +271,20 @@ def test_every_format_loads_to_the_generators_rows(tmp_path, fmt):
     ).fetchall()}  # fmt: skip
     for event_type in EVENT_TYPES:
         assert other_columns(ingested, event_type) == other_columns(direct, event_type), event_type
+
+
+def test_the_demo_via_export_exports_makes_a_key_and_ingests(tmp_path):
+    from flowkit.cli.data import synthesise_via_export
+    from flowkit.data_dir import DataDir
+
+    data = DataDir(tmp_path)
+    data.export_dir.mkdir()
+    (data.export_dir / "CDR_VOICE_20160101.csv").write_text("RECORD_ID\n")  # an export cut short, no mapping
+    config = SyntheticConfig(subscribers=200, end_date=date(2016, 1, 2), crisis_date=None, cells=80)
+    synthesise_via_export(data, config)
+    assert (data.pseudonymisation_key.stat().st_mode & 0o777) == 0o600
+    assert not (data.export_dir / "CDR_VOICE_20160101.csv").exists()  # exported again, whole
+    direct, loaded = FlowDB(), FlowDB(data.flowdb_path, read_only=True)
+    generate(direct, config)
+    assert rows_per_day(loaded) == rows_per_day(direct)
+    assert not list(tmp_path.glob("flowdb.partial*"))

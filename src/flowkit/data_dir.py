@@ -20,6 +20,21 @@ class DataDir:
         return self.root / "flowdb.duckdb"
 
     @property
+    def export_dir(self) -> Path:
+        """Where `flowkit demo --via-export` writes the demo country as an operator's export."""
+        return self.root / "export"
+
+    @property
+    def pseudonymisation_key(self) -> Path:
+        """The key file `flowkit demo --via-export` makes and ingests with (mode 0600)."""
+        return self.root / "pseudonymisation.key"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where `flowkit ingest` puts rows that fail its checks, by default."""
+        return self.root / "quarantine"
+
+    @property
     def keys_dir(self) -> Path:
         return self.root / "keys"
 

@@ -145,3 +145,66 @@ def db_init(data_dir: Path, db: str | None) -> None:
         db = str(path)
     connect_flowdb(db).close()
     click.echo(f"FlowDB schema ready in {db}")
+
+
+def synthesise_via_export(data: DataDir, config) -> None:
+    """The operator's path to a FlowDB: export the country (once) to the data dir's export/, make a
+    pseudonymisation key (once), and ingest every file as `flowkit ingest` does, QA included."""
+    import shutil
+
+    from flowkit.db import FlowDB
+    from flowkit.ingest.pseudonyms import write_key_file
+
+    if not (data.export_dir / "mapping.toml").exists():  # written last: without it, the export is partial
+        shutil.rmtree(data.export_dir, ignore_errors=True)
+        write_export(data.export_dir, config)
+    if not data.pseudonymisation_key.exists():
+        write_key_file(data.pseudonymisation_key)
+        click.echo(f"Made a pseudonymisation key: {data.pseudonymisation_key} (keep it apart from the data)")
+    partial = data.flowdb_path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    db = FlowDB(partial)
+    try:
+        ingest_export(db, data.export_dir, data.pseudonymisation_key, data.quarantine_dir)
+    finally:
+        db.close()
+    partial.rename(data.flowdb_path)  # a half-loaded FlowDB never looks complete
+
+
+def ingest_export(db, directory: Path, key_file: Path, quarantine_dir: Path, *, echo=click.echo) -> dict[str, int]:
+    """Ingest an export's files in load order, with the functions `flowkit ingest` runs (its QA
+    hook included), reporting each local day; returns the rows loaded per kind."""
+    from flowkit.cli.ingest import after_load
+    from flowkit.db.schema import EVENT_TYPES
+    from flowkit.db.synthetic.export import file_day, load_order
+    from flowkit.ingest.errors import IngestError
+    from flowkit.ingest.load import ingest_file
+    from flowkit.ingest.mapping import load_mapping
+    from flowkit.ingest.pseudonyms import load_key
+
+    started = time.perf_counter()
+    rows: dict[str, int] = {}
+    try:
+        mapping = load_mapping(directory / "mapping.toml")
+        pseudonymiser = load_key(key_file)
+        files = load_order(directory)
+        for number, path in enumerate(files):
+            kind = mapping.kind_of(path)
+            outcome = ingest_file(
+                db,
+                path,
+                kind,
+                mapping,
+                pseudonymiser=pseudonymiser,
+                quarantine_dir=quarantine_dir,
+                on_loaded=after_load,
+            )
+            rows[kind] = rows.get(kind, 0) + outcome.rows_loaded
+            if kind in EVENT_TYPES and (number + 1 == len(files) or file_day(files[number + 1]) != file_day(path)):
+                echo(f"  ingested the files of {file_day(path)} ({number + 1}/{len(files)})")
+    except IngestError as error:
+        raise click.ClickException(str(error)) from None
+    seconds = time.perf_counter() - started
+    total = sum(rows.get(kind, 0) for kind in EVENT_TYPES)
+    echo(f"Ingested {total:,} events in {seconds:.0f} s ({total / max(seconds, 1e-9):,.0f} events/s), pseudonymised")
+    return rows

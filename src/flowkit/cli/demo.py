@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from flowkit.cli.data import synthesise
+from flowkit.cli.data import synthesise, synthesise_via_export
 from flowkit.cli.options import DATA_DIR
 from flowkit.cli.serve import ServeOptions, mint_data_dir_token, serve_api
 from flowkit.data_dir import DEFAULT_SERVER_NAME, DataDir
@@ -26,7 +26,13 @@ print(counts.sort_values("value", ascending=False).head())"""
 @DATA_DIR
 @click.option("--port", type=int, default=9090, show_default=True)
 @click.option("--auth-port", type=int, default=8000, show_default=True, help="FlowAuth's port.")
-def demo(data_dir: Path, port: int, auth_port: int) -> None:
+@click.option(
+    "--via-export",
+    is_flag=True,
+    help="On first use, load the demo country as an operator would: export it (raw MSISDNs) to export/ in "
+    "--data-dir, make pseudonymisation.key there, and ingest the files (pseudonymised, QA checked).",
+)
+def demo(data_dir: Path, port: int, auth_port: int, via_export: bool) -> None:
     """Generate the demo country on first use, then serve FlowAPI and FlowAuth and print how to try them."""
     from flowkit.auth.demo import seed_demo
     from flowkit.auth.deployment import open_deployment
@@ -35,11 +41,13 @@ def demo(data_dir: Path, port: int, auth_port: int) -> None:
 
     data = DataDir(data_dir)
     if not data.flowdb_path.exists():
-        click.echo("First run: generating the demo country (2016-01-01 to 2016-02-29, crisis on 2016-02-10)…")
-        synthesise(
-            data,
-            SyntheticConfig(start_date=date(2016, 1, 1), end_date=date(2016, 2, 29), crisis_date=date(2016, 2, 10)),
-        )
+        config = SyntheticConfig(start_date=date(2016, 1, 1), end_date=date(2016, 2, 29), crisis_date=date(2016, 2, 10))
+        if via_export:
+            click.echo("First run: exporting the demo country as an operator would, then ingesting it…")
+            synthesise_via_export(data, config)
+        else:
+            click.echo("First run: generating the demo country (2016-01-01 to 2016-02-29, crisis on 2016-02-10)…")
+            synthesise(data, config)
     url, auth_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{auth_port}"
     deployment = open_deployment(data)
     passwords = seed_demo(deployment, data, DEFAULT_SERVER_NAME, scope_universe())
