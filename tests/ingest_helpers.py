@@ -115,3 +115,11 @@ def mapping(directory: Path, policy: str = "append"):
 
 def calls_csv(path: Path, *rows: str) -> Path:
     return write(path, "\n".join([CALLS_HEADER, *rows]) + "\n")
+
+
+def quarantined(path: Path) -> list[tuple[int, str]]:
+    """(line, reason) of each row of a quarantine file."""
+    import csv
+
+    with open(path, newline="") as file:
+        return [(int(row["line"]), row["reason"]) for row in csv.DictReader(file)]

@@ -73,9 +73,12 @@ class RowChecks:
         passthrough: tuple[str, ...] = (),
     ):
         self.kind, self.section, self.zone, self.source_types = kind, section, zone, source_types
-        self.columns = [c for c in flowdb_columns(kind) if c.name in section.columns]
+        # FlowDB column -> source column, for the mapped columns this file has (check_columns has
+        # made sure only optional ones are absent)
+        self.mapped = {c: s for c, s in section.columns.items() if s in source_types}
+        self.columns = [c for c in flowdb_columns(kind) if c.name in self.mapped]
         if kind == "cells":
-            self.columns += [Column(name, "DOUBLE", False) for name in POSITION if name in section.columns]
+            self.columns += [Column(name, "DOUBLE", False) for name in POSITION if name in self.mapped]
         self.known_cells = known_cells if kind not in ("cells", "tacs") else None
         self.passthrough = [name for name in passthrough if name in source_types]
         self.connection = duckdb.connect()
@@ -86,7 +89,7 @@ class RowChecks:
     # -- SQL -------------------------------------------------------------------------------------
 
     def _statement(self) -> str:
-        raw = [f"{self._text(source)} AS {_quote(column)}" for column, source in self.section.columns.items()]
+        raw = [f"{self._text(source)} AS {_quote(column)}" for column, source in self.mapped.items()]
         raw += [_quote(name) for name in self.passthrough]
         raw += [self._typed_source(c) for c in self.columns if c.type in ("TIMESTAMP", "DATE")]
         values = [name for name in self.source_types if name != LINE and name not in self.passthrough]
@@ -113,7 +116,7 @@ class RowChecks:
 
     def _typed_source(self, column: Column) -> str:
         """The source column itself, for times a Parquet file already types."""
-        source = self.section.columns[column.name]
+        source = self.mapped[column.name]
         return f"{_quote(source)} AS {_quote('_typed_' + column.name)}"
 
     def _cast(self, column: Column) -> str:
@@ -149,7 +152,7 @@ class RowChecks:
         raise IngestError(f"no check for FlowDB columns of type {kind}")
 
     def _source_type(self, column: Column) -> pa.DataType:
-        return self.source_types.get(self.section.columns[column.name], pa.string())
+        return self.source_types[self.mapped[column.name]]
 
     def _timestamp(self, column: Column) -> str:
         source_type = self._source_type(column)
