@@ -53,6 +53,8 @@ def test_ingest_reports_each_file_and_fails_for_a_bad_one(tmp_path, key_file):
     assert (again.exit_code, again.stdout) == (0, "calls_1.csv: already loaded (calls, 1 rows); nothing to do\n")
     with duckdb.connect(str(data / "flowdb.duckdb"), read_only=True) as db:
         assert db.sql("SELECT msisdn FROM events.calls").fetchall() == [(pseudonym("255712000001"),)]
+        qa = "SELECT outcome FROM etl.deduped_post_etl_queries WHERE type_of_query_or_check = 'count_added_rows'"
+        assert db.sql(qa).fetchall() == [("1",)]  # the QA checks ran for the file's date
 
 
 def test_the_same_number_has_the_same_pseudonym_across_files_and_runs(tmp_path):

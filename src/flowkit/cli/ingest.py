@@ -15,8 +15,11 @@ EVENT_KINDS = ("calls", "sms", "mds", "topups")
 
 
 def after_load(db, cdr_type: str, dates: list[date]) -> None:
-    """Runs once an event file's rows are committed, with the dates it loaded: the QA checks'
-    call site (flowkit.ingest.qa.run_checks)."""
+    """Runs once an event file's rows are committed, with the dates it loaded: FlowETL's QA
+    checks for those dates (stored in etl.post_etl_queries)."""
+    from flowkit.ingest.qa import run_checks
+
+    run_checks(db, cdr_type, dates)
 
 
 @click.command()
