@@ -4,6 +4,7 @@ import json
 from datetime import date, timedelta
 
 import flowclient
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from flowclient.errors import FlowclientConnectionError
@@ -12,6 +13,7 @@ from tests.conftest import BACKENDS, build_tiny_db, emptied
 from tests.live_server import serving
 from tests.test_qa_checks import DAY_CALLS, EXPECTED_CALLS, OTHER_DAYS, QA_CELLS
 
+import flowkit.client
 from flowkit.api.access_log import configure_logging
 from flowkit.api.app import create_app
 from flowkit.auth.tokens import ensure_key_pair, mint_token
@@ -216,6 +218,30 @@ def test_flowclient_reads_the_stored_outcomes(live):
         flowclient.get_qa_check_outcomes(
             connection=live, event_type="calls", check_type="count_added_rows", start_date="2016/01/01", end_date="x"
         )
+
+
+def test_our_client_reads_what_flowclient_reads(live):
+    ours = flowkit.client.connect(url=live.url, token=live.token)
+    for event_types in (None, ["sms"]):
+        assert flowkit.client.get_available_qa_checks(
+            connection=ours, event_types=event_types
+        ) == flowclient.get_available_qa_checks(connection=live, event_types=event_types)
+    pd.testing.assert_frame_equal(
+        flowkit.client.get_available_qa_checks_df(connection=ours, event_types=["calls"]),
+        flowclient.get_available_qa_checks_df(connection=live, event_types=["calls"]),
+    )
+    window = dict(event_type="calls", check_type="max_msisdns_per_imsi", start_date="2016-01-01", end_date="2016-01-02")
+    assert flowkit.client.get_qa_check_outcomes(connection=ours, **window) == [
+        {"outcome": "1", "cdr_date": "2016-01-01", "type_of_query_or_check": "max_msisdns_per_imsi"},
+        {"outcome": "3", "cdr_date": "2016-01-02", "type_of_query_or_check": "max_msisdns_per_imsi"},
+    ]
+    pd.testing.assert_frame_equal(
+        flowkit.client.get_qa_check_outcomes_df(connection=ours, **window),
+        flowclient.get_qa_check_outcomes_df(connection=live, **window),
+    )
+    for check, outcome in EXPECTED_CALLS.items():
+        day = dict(event_type="calls", check_type=check, event_date=date(2016, 1, 2))
+        assert flowkit.client.get_qa_check_outcome(connection=ours, **day) == outcome
 
 
 def test_flowclient_without_the_scope_is_refused(keys):

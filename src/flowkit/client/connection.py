@@ -70,7 +70,9 @@ class _BaseConnection:
 
     def _request(self, request: Request) -> Any:
         # Redirects are the protocol (303 = ready), so they are never followed.
-        return self.client.request(request.method, request.path, json=request.json, follow_redirects=False)
+        return self.client.request(
+            request.method, request.path, json=request.json, params=request.params, follow_redirects=False
+        )
 
     def __repr__(self) -> str:
         return f"{self.user}@{self.url} v{self.api_version}"

@@ -48,6 +48,7 @@ class Request:
     method: str
     path: str
     json: Any = None
+    params: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,34 @@ def get_available_dates(event_types: Sequence[str] | None = None) -> Operation[d
     _expect(response, 200)
     dates = _field(response, "available_dates")
     return dates if event_types is None else {kind: days for kind, days in dates.items() if kind in event_types}
+
+
+def get_available_qa_checks(event_types: Sequence[str] | None = None, *, frame: bool = False) -> Operation[Any]:
+    """The QA checks with stored outcomes: [{"cdr_type", "type_of_query_or_check"}] (a DataFrame if `frame`),
+    optionally only of `event_types`."""
+    response = yield Request("GET", "qa/")
+    _expect(response, 200)
+    checks = response.json()
+    checks = checks if event_types is None else [check for check in checks if check["cdr_type"] in event_types]
+    return pd.DataFrame(checks) if frame else checks
+
+
+def get_qa_check_outcomes(
+    event_type: str, check_type: str, start_date: str, end_date: str, *, frame: bool = False
+) -> Operation[Any]:
+    """A check's outcomes per day, end date included: [{"outcome", "cdr_date", "type_of_query_or_check"}]
+    (a DataFrame if `frame`)."""
+    params = {"start_date": str(start_date), "end_date": str(end_date)}
+    response = yield Request("GET", f"qa/{event_type}/{check_type}", params=params)
+    _expect(response, 200)
+    return pd.DataFrame(response.json()) if frame else response.json()
+
+
+def get_qa_check_outcome(event_type: str, check_type: str, event_date: str) -> Operation[str]:
+    """One day's outcome of a check, as the text FlowETL stored."""
+    response = yield Request("GET", f"qa/{event_type}/{check_type}/{event_date}")
+    _expect(response, 200)
+    return response.text
 
 
 # -- reply interpretation ----------------------------------------------------------------------

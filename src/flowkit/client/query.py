@@ -18,6 +18,11 @@ __all__ = [
     "get_available_dates",
     "get_geography",
     "get_geojson_result",
+    "get_available_qa_checks",
+    "get_available_qa_checks_df",
+    "get_qa_check_outcome",
+    "get_qa_check_outcomes",
+    "get_qa_check_outcomes_df",
     "get_result",
     "get_result_by_query_id",
     "get_status",
@@ -131,3 +136,28 @@ def get_geography(*, connection: Any, aggregation_unit: str) -> Any:
 def get_available_dates(*, connection: Any, event_types: Sequence[str] | None = None) -> Any:
     """{event type: [ISO dates with data]}, optionally only for `event_types`."""
     return connection.perform(protocol.get_available_dates(event_types))
+
+
+def get_available_qa_checks(*, connection: Any, event_types: Sequence[str] | None = None) -> Any:
+    """[{"cdr_type", "type_of_query_or_check"}] of the QA checks with stored outcomes."""
+    return connection.perform(protocol.get_available_qa_checks(event_types))
+
+
+def get_available_qa_checks_df(*, connection: Any, event_types: Sequence[str] | None = None) -> Any:
+    """The available QA checks as a DataFrame."""
+    return connection.perform(protocol.get_available_qa_checks(event_types, frame=True))
+
+
+def get_qa_check_outcomes(*, connection: Any, event_type: str, check_type: str, start_date, end_date) -> Any:
+    """A QA check's outcome per day from `start_date` to `end_date` (inclusive)."""
+    return connection.perform(protocol.get_qa_check_outcomes(event_type, check_type, start_date, end_date))
+
+
+def get_qa_check_outcomes_df(*, connection: Any, event_type: str, check_type: str, start_date, end_date) -> Any:
+    """A QA check's outcomes as a DataFrame."""
+    return connection.perform(protocol.get_qa_check_outcomes(event_type, check_type, start_date, end_date, frame=True))
+
+
+def get_qa_check_outcome(*, connection: Any, event_type: str, check_type: str, event_date) -> Any:
+    """One day's outcome of a QA check, as text."""
+    return connection.perform(protocol.get_qa_check_outcome(event_type, check_type, str(event_date)))
