@@ -335,3 +335,21 @@ def test_no_raw_identifier_anywhere_in_the_store(flowdb, loader, tmp_path):
         found += [(schema, table, column, v) for (v,) in values if v and any(n[-9:] in v for n in raw)]
     assert found == []
     assert count(flowdb, "events.calls") == 2
+
+
+def test_times_with_their_own_offset(flowdb, loader, tmp_path):
+    rules = mapping(tmp_path)
+    rules.calls.datetime_format = "%Y-%m-%d %H:%M:%S%z"  # the offset in the value wins over the zone
+    path = calls_csv(tmp_path / "calls_1.csv", GOOD_ROW.replace("08:00:00", "08:00:00+0100"))
+    ingest_file(flowdb, path, "calls", rules, pseudonymiser=pseudonymiser(), quarantine_dir=tmp_path / "q")
+    table = pa.table(
+        {c: pa.array([None], pa.string()) for c in CALLS_HEADER_COLUMNS}
+        | {
+            "A_NUMBER": pa.array(["1"]),
+            "START_TIME": pa.array([datetime(2016, 1, 2, 12)], pa.timestamp("s", tz="Asia/Kolkata")),
+        }
+    )
+    pq.write_table(table, tmp_path / "calls_2.parquet")
+    loader(tmp_path / "calls_2.parquet")
+    times = flowdb.execute("SELECT datetime FROM events.calls ORDER BY datetime").fetchall()
+    assert times == [(datetime(2016, 1, 1, 7),), (datetime(2016, 1, 2, 12),)]  # Arrow keeps UTC instants

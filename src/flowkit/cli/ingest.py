@@ -76,7 +76,10 @@ def ingest(
     except IngestError as error:
         raise click.ClickException(str(error)) from None
     quarantine_dir = quarantine_dir or data_dir / "quarantine"
-    flowdb = _open(data_dir, db)
+    try:
+        flowdb = _open(data_dir, db)
+    except Exception as error:  # duckdb.IOException (held by a server), psycopg.OperationalError, ...
+        raise click.ClickException(f"cannot open the FlowDB: {error}") from None
     failed = 0
     try:
         for path, file_kind in zip(files, kinds):

@@ -76,7 +76,7 @@ def record(db, entry: FileRecord) -> None:
     db.execute(
         "INSERT INTO etl.ingested_files (checksum, file_name, cdr_type, status, rows_loaded, rows_quarantined, "
         "first_date, last_date, policy, existing_dates, loaded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now() AT TIME ZONE 'UTC')",
         [
             entry.checksum,
             entry.file_name,
