@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from tests.conftest import BACKENDS
-from tests.ingest_helpers import calls_csv, mapping, pseudonym, pseudonymiser, write
+from tests.ingest_helpers import calls_csv, mapping, pseudonym, pseudonymiser, quarantined, write
 
 from flowkit.ingest.errors import IngestError
 from flowkit.ingest.load import ingest_file
@@ -169,6 +169,7 @@ MANY_ROWS = ("\n".join([",".join(CALLS_HEADER_COLUMNS)] + [GOOD_ROW] * 20000) + 
         ),
     ],
 )
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # pyarrow cannot show a non-UTF-8 row
 def test_malformed_file_is_a_clear_error_and_loads_nothing(flowdb, loader, tmp_path, name, make, message):
     path = tmp_path / "calls_x.csv"
     make(path)
@@ -353,3 +354,23 @@ def test_times_with_their_own_offset(flowdb, loader, tmp_path):
     loader(tmp_path / "calls_2.parquet")
     times = flowdb.execute("SELECT datetime FROM events.calls ORDER BY datetime").fetchall()
     assert times == [(datetime(2016, 1, 1, 7),), (datetime(2016, 1, 2, 12),)]  # Arrow keeps UTC instants
+
+
+def test_line_numbers_hold_across_batches(flowdb, loader, tmp_path, monkeypatch):
+    """Quoted line breaks and rows of the wrong width, spread over many small read batches."""
+    monkeypatch.setattr("flowkit.ingest.sources.BLOCK_BYTES", 4096)
+    lines, expected, line = [], [], 2
+    for n in range(3000):
+        if n % 170 == 0:  # too few fields
+            lines.append(f"2557{n:08d},x")
+            expected.append((line, "2 field(s) where the header has 10"))
+        elif n % 110 == 0:  # a note over three lines, and a bad duration
+            lines.append(f'2557{n:08d},255712000002,2016-01-01 08:00:00,-{n},c1,MO,,,,"a\nb\nc"')
+            expected.append((line, f"duration: negative (-{n})"))
+            line += 2
+        else:
+            lines.append(f"2557{n:08d},255712000002,2016-01-01 08:00:00,{n},c1,MO,,,,")
+        line += 1
+    outcome = loader(calls_csv(tmp_path / "calls_1.csv", *lines))
+    assert quarantined(outcome.quarantine) == expected
+    assert outcome.rows_loaded == 3000 - len(expected)
