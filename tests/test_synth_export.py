@@ -118,6 +118,16 @@ def test_the_synth_formats_are_the_exports():
     assert tuple(next(p for p in synth.params if p.name == "export_format").type.choices) == FORMATS
 
 
+def test_synth_takes_export_or_db_not_both(tmp_path):
+    from click.testing import CliRunner
+
+    from flowkit.cli import main
+
+    result = CliRunner().invoke(main, ["synth", "--export", str(tmp_path / "x"), "--db", str(tmp_path / "y.duckdb")])
+    assert result.exit_code == 2 and "not both" in result.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y.duckdb").exists()
+
+
 def test_export_refuses_a_directory_that_holds_files(tmp_path):
     (tmp_path / "something").write_text("x")
     with pytest.raises(ValueError, match="not empty"):

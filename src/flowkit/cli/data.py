@@ -65,6 +65,8 @@ def synth(
         crisis_date=crisis_date.date(),
     )
     if export_dir is not None:
+        if db is not None:
+            raise click.UsageError("--export writes files, not a FlowDB: give --export or --db, not both")
         write_export(export_dir, config, export_format)
     else:
         synthesise(DataDir(data_dir), config, db)

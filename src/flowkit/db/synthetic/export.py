@@ -133,7 +133,7 @@ def export(directory: str | Path, config: SyntheticConfig, *, fmt: str = "csv.gz
         writer.flush(until=datetime.combine(day, time(), UTC))  # every earlier UTC day is in
         writer.add(name, table)
     writer.flush(until=None)
-    (directory / "mapping.toml").write_text(mapping_toml(config.country_code, zone))
+    (directory / "mapping.toml").write_text(mapping_toml(zone))
     return {
         "directory": str(directory),
         "format": fmt,
@@ -144,7 +144,7 @@ def export(directory: str | Path, config: SyntheticConfig, *, fmt: str = "csv.gz
 
 
 def phone_numbers(config: SyntheticConfig) -> pa.Array:
-    """Each subscriber's MSISDN: distinct, and the same for a seed whatever the other knobs."""
+    """Each subscriber's MSISDN, all distinct; they depend on the seed and the subscriber count only."""
     if config.subscribers > 10**8:
         raise ValueError("at most 10^8 subscribers get distinct phone numbers")
     return pa.array(np.char.add(MSISDN_PREFIX, codes(config.rng(8), config.subscribers, 8, "0123456789")))
@@ -168,7 +168,7 @@ def file_day(path: Path) -> date:
     return datetime.strptime(path.name.rsplit("_", 1)[-1].split(".")[0], "%Y%m%d").date()
 
 
-def mapping_toml(country_code: str, zone: str = ZONE) -> str:
+def mapping_toml(zone: str = ZONE) -> str:
     """The mapping file of an export: every kind, its file-name glob, formats and columns."""
     lines = [
         "# How `flowkit ingest` reads this export (flowkit synth --export).",
