@@ -7,6 +7,10 @@ import hmac
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
 from flowkit.ingest.mapping import load_mapping
 from flowkit.ingest.pseudonyms import Pseudonymiser
 
@@ -105,6 +109,15 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def private_key_file(directory: Path) -> Path:
+    """KEY in a key file readable by its owner only, as `flowkit keygen` writes one."""
+    path = directory / "secret" / "key"
+    path.parent.mkdir()
+    path.write_text(KEY.hex() + "\n")
+    path.chmod(0o600)
+    return path
+
+
 def mapping_file(directory: Path, policy: str = "append", name: str = "mapping.toml") -> Path:
     return write(directory / name, MAPPING.format(policy=policy))
 
@@ -115,6 +128,31 @@ def mapping(directory: Path, policy: str = "append"):
 
 def calls_csv(path: Path, *rows: str) -> Path:
     return write(path, "\n".join([CALLS_HEADER, *rows]) + "\n")
+
+
+def big_calls(path: Path, rows: int) -> None:
+    """`rows` distinct calls (subscriber, time) over one day, > 64 MiB so that they are read in more than one batch."""
+    n = np.arange(rows)
+    subscriber = n % 50_000  # (n mod 50,000, n mod 86,400) differ for n < 2,160,000
+    table = pa.table(
+        {
+            "A_NUMBER": pa.array((255700000000 + subscriber).astype(str)),
+            "B_NUMBER": pa.array((255712000000 + n % 5000).astype(str)),
+            "START_TIME": pa.compute.strftime(
+                pa.array(np.datetime64("2016-01-01T03:00:00") + (n % 86400).astype("timedelta64[s]")),
+                "%Y-%m-%d %H:%M:%S",
+            ),
+            "DURATION": pa.array((n % 600).astype(str)),
+            "CELL": pa.array(np.where(n % 2 == 0, "c1", "c2")),
+            "DIRECTION": pa.array(np.where(n % 3 == 0, "MO", "MT")),
+            "IMEI": pa.array((350000000000000 + subscriber).astype(str)),
+            "IMSI": pa.array((640040000000000 + subscriber).astype(str)),
+            "TAC": pa.array((35000000 + n % 100).astype(str)),
+            "NOTE": pa.array(np.full(rows, "padding" * 12)),
+        }
+    )
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+    assert path.stat().st_size > 64 << 20
 
 
 def quarantined(path: Path) -> list[tuple[int, str]]:

@@ -11,13 +11,10 @@ import sys
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pytest
 from click.testing import CliRunner
 from tests.conftest import BACKENDS
-from tests.ingest_helpers import KEY, calls_csv, mapping_file, pseudonym, write
+from tests.ingest_helpers import KEY, big_calls, calls_csv, mapping_file, private_key_file, pseudonym, write
 
 from flowkit.cli import main
 from flowkit.ingest.errors import IngestError
@@ -29,11 +26,7 @@ ROW = "255712000001,255712000002,2016-01-01 08:00:00,60,c1,MO,,,,"
 
 @pytest.fixture
 def key_file(tmp_path) -> Path:
-    path = tmp_path / "secret" / "key"
-    path.parent.mkdir()
-    path.write_text(KEY.hex() + "\n")
-    path.chmod(0o600)
-    return path
+    return private_key_file(tmp_path)
 
 
 def run(*args: str, env: dict | None = None):
@@ -190,37 +183,12 @@ def test_yaml_mapping(tmp_path):
 # -- killed mid-file ---------------------------------------------------------------------------------
 
 
-def _big_calls(path: Path, rows: int) -> None:
-    """`rows` distinct calls (subscriber, time) over one day, > 64 MiB so that they are read in more than one batch."""
-    n = np.arange(rows)
-    subscriber = n % 50_000  # (n mod 50,000, n mod 86,400) differ for n < 2,160,000
-    table = pa.table(
-        {
-            "A_NUMBER": pa.array((255700000000 + subscriber).astype(str)),
-            "B_NUMBER": pa.array((255712000000 + n % 5000).astype(str)),
-            "START_TIME": pa.compute.strftime(
-                pa.array(np.datetime64("2016-01-01T03:00:00") + (n % 86400).astype("timedelta64[s]")),
-                "%Y-%m-%d %H:%M:%S",
-            ),
-            "DURATION": pa.array((n % 600).astype(str)),
-            "CELL": pa.array(np.where(n % 2 == 0, "c1", "c2")),
-            "DIRECTION": pa.array(np.where(n % 3 == 0, "MO", "MT")),
-            "IMEI": pa.array((350000000000000 + subscriber).astype(str)),
-            "IMSI": pa.array((640040000000000 + subscriber).astype(str)),
-            "TAC": pa.array((35000000 + n % 100).astype(str)),
-            "NOTE": pa.array(np.full(rows, "padding" * 12)),
-        }
-    )
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
-    assert path.stat().st_size > 64 << 20
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_killed_mid_file_then_run_again_loads_every_row_once(tmp_path, key_file, backend, request):
     rows = 500_000
     big = tmp_path / "calls_big.csv"
-    _big_calls(big, rows)
+    big_calls(big, rows)
     cells = write(tmp_path / "cells.csv", "CELL_ID,VERSION,SITE,LON,LAT,FROM,TO\nc1,1,s,1,1,,\nc2,1,s,2,2,,\n")
     small = calls_csv(tmp_path / "calls_small.csv", ROW)
     target = ["--db", request.getfixturevalue("postgres_url")] if backend == "postgres" else []

@@ -31,6 +31,8 @@ def test_the_documented_mapping_loads(tmp_path):
 
 
 def test_the_documented_options_exist():
-    help_text = CliRunner().invoke(main, ["ingest", "--help"]).output
+    help_text = "".join(
+        CliRunner().invoke(main, [*command, "--help"]).output for command in (["ingest"], ["ingest", "watch"])
+    )
     documented = set(re.findall(r"`(--[a-z-]+)", DOC.read_text()))
     assert documented and all(option in help_text for option in documented), documented

@@ -1,4 +1,4 @@
-"""`flowkit ingest` and `flowkit keygen`: operator files into FlowDB, pseudonymised."""
+"""`flowkit ingest` (FILE... now, or `watch DIR` as files arrive) and `flowkit keygen`: operator files into FlowDB, pseudonymised."""
 
 from __future__ import annotations
 
@@ -22,35 +22,72 @@ def after_load(db, cdr_type: str, dates: list[date]) -> None:
     run_checks(db, cdr_type, dates)
 
 
-@click.command()
-@DATA_DIR
-@DB
-@click.option(
+MAPPING = click.option(
     "--mapping",
     "mapping_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="TOML or YAML file mapping source columns, formats and time zone to FlowDB (docs/ingestion.md).",
 )
+KEY_FILE = click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Pseudonymisation key file (mode 0600, from `flowkit keygen`); default: $FLOWKIT_PSEUDONYMISATION_KEY.",
+)
+QUARANTINE_DIR = click.option(
+    "--quarantine-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where rows that fail the checks go, one CSV per file (default: quarantine/ in --data-dir).",
+)
+FILES = "files"  # the command `flowkit ingest FILE...` runs
+
+
+class _FilesByDefault(click.Group):
+    """A group whose arguments go to its hidden `files` command unless the first names another
+    command: `flowkit ingest FILE...` and `flowkit ingest watch DIR`. Its help shows the `files`
+    command's options, then the other commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        named = bool(args) and (args[0] in ctx.help_option_names or (args[0] in self.commands and args[0] != FILES))
+        return super().parse_args(ctx, args if named else [FILES, *args])
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for name in (FILES, *(n for n in self.list_commands(ctx) if n != FILES)):
+            command = self.commands[name]
+            path = ctx.command_path if name == FILES else f"{ctx.command_path} {name}"
+            prefix = "Usage: " if name == FILES else "   or: "
+            formatter.write_usage(path, " ".join(command.collect_usage_pieces(ctx)), prefix=prefix)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.commands[FILES].format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
+@click.group(cls=_FilesByDefault)
+def ingest() -> None:
+    """Load event files (calls, sms, mds, topups), cells, TACs and admin boundaries into the FlowDB.
+
+    Each file loads whole or not at all, once (a file already loaded is skipped); rows that fail
+    the checks go to a quarantine file. Subscriber identifiers are replaced by keyed pseudonyms.
+    `flowkit ingest watch DIR` loads files as they are dropped into a folder (see its --help).
+    """
+
+
+@ingest.command(FILES, hidden=True)
+@DATA_DIR
+@DB
+@MAPPING
 @click.option(
     "--type",
     "kind",
     type=click.Choice(KINDS),
     help="What the files hold (default: the mapping section whose `files` glob matches each file's name).",
 )
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Pseudonymisation key file (mode 0600, from `flowkit keygen`); default: $FLOWKIT_PSEUDONYMISATION_KEY.",
-)
-@click.option(
-    "--quarantine-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where rows that fail the checks go, one CSV per file (default: quarantine/ in --data-dir).",
-)
+@KEY_FILE
+@QUARANTINE_DIR
 @click.option("--progress", is_flag=True, help="Report rows read as each batch is loaded (to stderr).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def ingest(
+def load_files(
     data_dir: Path,
     db: str | None,
     mapping_file: Path,
@@ -60,11 +97,7 @@ def ingest(
     progress: bool,
     files: tuple[Path, ...],
 ) -> None:
-    """Load event files (calls, sms, mds, topups), cells, TACs and admin boundaries into the FlowDB.
-
-    Each file loads whole or not at all, once (a file already loaded is skipped); rows that fail
-    the checks go to a quarantine file. Subscriber identifiers are replaced by keyed pseudonyms.
-    """
+    """Load FILES into the FlowDB (`flowkit ingest FILE...`: see `flowkit ingest --help`)."""
     from flowkit.ingest.load import ingest_file
     from flowkit.ingest.mapping import load_mapping
     from flowkit.ingest.pseudonyms import load_key
@@ -137,6 +170,79 @@ def _describe(outcome) -> str:
     if outcome.quarantine is not None:
         text += f" ({outcome.quarantine})"
     return text
+
+
+@ingest.command()
+@DATA_DIR
+@DB
+@MAPPING
+@KEY_FILE
+@QUARANTINE_DIR
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where loaded (and already loaded) files go, in a folder per day (default: DIR/archive).",
+)
+@click.option(
+    "--rejected",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where files that cannot be loaded go, each with <name>.error.txt (default: DIR/rejected).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between looks at DIR; a file is taken once unchanged over one interval.",
+)
+@click.option("--once", is_flag=True, help="Take the files in DIR now (two looks, one interval apart), then exit.")
+@click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def watch(
+    data_dir: Path,
+    db: str | None,
+    mapping_file: Path,
+    key_file: Path | None,
+    quarantine_dir: Path | None,
+    archive: Path | None,
+    rejected: Path | None,
+    interval: float,
+    once: bool,
+    directory: Path,
+) -> None:
+    """Load files dropped into DIR as they arrive, then archive or reject them; one JSON log line per step.
+
+    A file is taken once its size and time are unchanged over one interval (names starting with
+    '.' or ending in .tmp or .part are left alone: copy under such a name, then rename). It is
+    moved to DIR/processing/, loaded as `flowkit ingest` loads it (kind from the mapping's globs),
+    then moved to the archive or, with the reason in <name>.error.txt, to the rejected folder.
+    Files left in processing/ by a crash are loaded again first, exactly once. Runs until SIGTERM
+    or SIGINT (the current file finishes first); with --once, exits 1 if an error was logged
+    (an error that is not the file's fault leaves it waiting for the next run).
+    """
+    from flowkit.api.access_log import configure_logging
+    from flowkit.ingest.mapping import load_mapping
+    from flowkit.ingest.pseudonyms import load_key
+    from flowkit.ingest.watch import Folders, Watcher
+
+    try:
+        mapping = load_mapping(mapping_file)
+        events = any(getattr(mapping, kind) is not None for kind in EVENT_KINDS)
+        pseudonymiser = load_key(key_file) if events else None
+    except IngestError as error:
+        raise click.ClickException(str(error)) from None
+    configure_logging()
+    watcher = Watcher(
+        Folders.of(directory, archive, rejected),
+        mapping,
+        lambda: _open(data_dir, db),
+        pseudonymiser=pseudonymiser,
+        quarantine_dir=quarantine_dir or data_dir / "quarantine",
+        on_loaded=after_load,
+    )
+    watcher.run(interval, once=once)
+    if once and watcher.failed:
+        raise click.exceptions.Exit(1)
 
 
 @click.command()

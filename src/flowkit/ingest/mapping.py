@@ -127,8 +127,9 @@ class Mapping(_Model):
         section = getattr(self, kind, None)
         return (section.timezone if isinstance(section, TableSource) else None) or self.timezone
 
-    def kind_of(self, path: Path) -> str:
-        """The kind whose `files` glob matches this file's name; exactly one must."""
+    def kind_of(self, path: Path, *, otherwise: str = "give --type") -> str:
+        """The kind whose `files` glob matches this file's name; exactly one must (else an
+        IngestError ending in `otherwise`: what to do)."""
         matches = [
             kind
             for kind in KINDS
@@ -138,7 +139,7 @@ class Mapping(_Model):
         ]
         if len(matches) != 1:
             found = f"matches {', '.join(matches)}" if matches else "matches no section's `files` glob"
-            raise IngestError(f"cannot tell the file's kind: its name {found}; give --type", file=path)
+            raise IngestError(f"cannot tell the file's kind: its name {found}; {otherwise}", file=path)
         return matches[0]
 
 
