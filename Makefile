@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 DATA_DIR ?= demo-data
 PORT ?= 9090
 
-.PHONY: demo test test-fast env bench bench-ingest
+.PHONY: demo test test-fast env bench bench-ingest bench-api
 
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -25,3 +25,10 @@ test-fast: env
 # writes bench/results/ingest-<date>.md and .json (about 4 minutes here).
 bench-ingest: env
 	$(UV) run python bench/ingest.py
+
+# API latency: poll and get under 50 concurrent clients (wrk, from Debian) against `flowkit serve`,
+# query states in the process and in Redis; writes bench/results/api-<date>.md and .json (about 4 minutes).
+bench-api: env
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	$(UV) run python bench/api_latency.py
