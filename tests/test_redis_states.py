@@ -39,6 +39,17 @@ def test_transitions(make):
     assert states.error("q") == "why" and states.error("other") == ""
 
 
+@pytest.mark.parametrize("make", [LocalQueryStates, redis_states], ids=["local", "redis"])
+def test_get_many_answers_as_get_does(make):
+    states = make()
+    states.trigger("a", QueryEvent.QUEUE)
+    states.trigger("b", QueryEvent.QUEUE)
+    states.trigger("b", QueryEvent.EXECUTE)
+    ids = ["a", "never-run", "b", "a"]
+    assert states.get_many(ids) == [states.get(i) for i in ids] == ["queued", "known", "executing", "queued"]
+    assert states.get_many([]) == []
+
+
 def test_exactly_one_owner_among_racing_threads():
     states = redis_states()
     states.trigger("q", QueryEvent.QUEUE)

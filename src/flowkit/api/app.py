@@ -62,8 +62,16 @@ def _known_spec(request: Request, query_id: str, action_scopes: list[str]) -> Qu
     if spec is None or spec.library_only:  # library-only results never leave through the API
         authorise(request, [])  # a bad token is reported as such, even for an unknown id
         raise APIError(404, f"Unknown query ID '{query_id}'", status="awol")
-    authorise(request, [*action_scopes, *required_scopes(spec)])
+    authorise(request, [*action_scopes, *_spec_scopes(request, query_id, spec)])
     return spec
+
+
+def _spec_scopes(request: Request, query_id: str, spec: QuerySpec) -> list[str]:
+    """`required_scopes(spec)`, worked out once per query id (an id names one spec for good)."""
+    known = request.app.state.spec_scopes
+    if query_id not in known:
+        known[query_id] = required_scopes(spec)
+    return known[query_id]
 
 
 _DESCRIPTIONS = {
@@ -207,6 +215,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.machine = machine
+    app.state.spec_scopes = {}
     app.state.authenticator = Authenticator(
         public_key, server_name, revocations if revocations is not None else frozenset()
     )

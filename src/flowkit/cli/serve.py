@@ -77,7 +77,8 @@ def serve_api(data: DataDir, options: ServeOptions) -> None:
     app = create_app(
         Machine(db, states=states), public_key=public_key, server_name=options.server_name, revocations=revocations
     )
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+    # Our access log (one JSON line per request) replaces uvicorn's.
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
 
 
 def _token_trust(data: DataDir, options: ServeOptions):

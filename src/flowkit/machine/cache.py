@@ -93,8 +93,9 @@ class Cache:
         """
         with self._touch_lock:
             cursor = self.db.cursor()
-            touches = cursor.execute("SELECT nextval('cache.touches')").fetchone()[0]
-            half_life = self.setting("half_life")
+            touches, half_life = cursor.execute(  # one round trip: a get touches its result every time
+                "SELECT nextval('cache.touches'), (SELECT value FROM cache.settings WHERE key = 'half_life')"
+            ).fetchone()
             increment = (1 + math.log(2) / half_life) ** (touches - 2)
             cursor.execute(
                 "UPDATE cache.stored_results SET access_count = access_count + 1, last_accessed = now()::TIMESTAMP, "

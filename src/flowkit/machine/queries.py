@@ -73,6 +73,7 @@ class Machine:
         self._cursors: dict[str, object] = {}  # part id -> cursor computing it, to interrupt
         self._heartbeat = threading.Thread(target=self._renew_leases, name="flowkit-leases", daemon=True)
         self._closed = threading.Event()
+        self._parts: dict[str, tuple[str, ...]] = {}  # query id -> ids of unique_parts(its spec)
         self._specs: dict[str, QuerySpec] = {
             query_id: parse_spec_json(spec)
             for query_id, spec in db.execute("SELECT query_id, spec FROM cache.queries").fetchall()
@@ -197,11 +198,17 @@ class Machine:
             self._specs[query_id] = parse_spec_json(row[0])
         return self._specs[query_id]
 
+    def _part_ids(self, query_id: str) -> tuple[str, ...]:
+        """Ids of the parts a query stores (an id names one spec for good, so they are worked out once)."""
+        if query_id not in self._parts:
+            self._parts[query_id] = tuple(part.query_id for part in unique_parts(self.spec(query_id)))
+        return self._parts[query_id]
+
     def error(self, query_id: str) -> str:
         return self.states.error(query_id)
 
     def progress(self, query_id: str) -> Progress:
-        states = [self.states.get(part.query_id) for part in unique_parts(self.spec(query_id))]
+        states = self.states.get_many(self._part_ids(query_id))
         pending = [state for state in states if state != QueryState.COMPLETED]
         return Progress(len(pending), pending.count(QueryState.QUEUED), pending.count(QueryState.EXECUTING))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import threading
+from collections.abc import Sequence
 
 
 class QueryState(enum.StrEnum):
@@ -56,6 +57,9 @@ class LocalQueryStates:
 
     def get(self, query_id: str) -> QueryState:
         return self._states.get(query_id, QueryState.KNOWN)
+
+    def get_many(self, query_ids: Sequence[str]) -> list[QueryState]:
+        return [self._states.get(query_id, QueryState.KNOWN) for query_id in query_ids]
 
     def trigger(self, query_id: str, event: QueryEvent) -> tuple[QueryState, bool]:
         """Apply `event` if the current state allows it; returns (state now, whether it changed)."""
@@ -115,6 +119,13 @@ class RedisQueryStates:
 
     def get(self, query_id: str) -> QueryState:
         return QueryState(self._redis.get(f"{self._prefix}:{query_id}:state") or QueryState.KNOWN)
+
+    def get_many(self, query_ids: Sequence[str]) -> list[QueryState]:
+        """The states of several queries in one round trip."""
+        if not query_ids:
+            return []
+        values = self._redis.mget([f"{self._prefix}:{query_id}:state" for query_id in query_ids])
+        return [QueryState(value or QueryState.KNOWN) for value in values]
 
     def trigger(self, query_id: str, event: QueryEvent) -> tuple[QueryState, bool]:
         pairs = ",".join(f"{before}={after}" for before, after in TRANSITIONS[event].items())
