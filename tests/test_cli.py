@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import date
 
 import httpx
 import jwt
@@ -46,6 +47,22 @@ def data_dir(tmp_path_factory):
 def test_synth_refuses_to_overwrite(data_dir):
     result = CliRunner().invoke(main, ["synth", "--data-dir", str(data_dir)])
     assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_synth_sizes(monkeypatch, tmp_path):
+    made = []
+    monkeypatch.setattr("flowkit.cli.data.synthesise", lambda data, config, target=None: made.append(config))
+    result = CliRunner().invoke(main, ["synth", "--data-dir", str(tmp_path), "--size", "M"])
+    assert result.exit_code == 0, result.output
+    (config,) = made
+    assert config.subscribers == 100_000 and config.seed == 2016
+    assert (config.start_date, config.end_date, config.crisis_date) == (
+        date(2016, 1, 1),
+        date(2016, 1, 30),
+        date(2016, 1, 16),
+    )
+    result = CliRunner().invoke(main, ["synth", "--data-dir", str(tmp_path), "--size", "S", "--subscribers", "5"])
+    assert result.exit_code == 2 and "--subscribers" in result.output
 
 
 def test_token_with_roles(data_dir):

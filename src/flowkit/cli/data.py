@@ -26,6 +26,12 @@ from flowkit.data_dir import DataDir
 )
 @click.option("--crisis-date", type=click.DateTime(["%Y-%m-%d"]), default="2016-02-10", show_default=True)
 @click.option(
+    "--size",
+    type=click.Choice(["S", "M", "L"]),
+    help="A benchmark country instead of the demo's: S, M, L = 10k, 100k, 1M subscribers over "
+    "2016-01-01..2016-01-30, crisis on 2016-01-16 (about 7 events per subscriber a day).",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -48,6 +54,7 @@ def synth(
     start_date,
     end_date,
     crisis_date,
+    size: str | None,
     export_dir: Path | None,
     export_format: str,
 ) -> None:
@@ -56,14 +63,26 @@ def synth(
     QA checks are not computed here (about 30 % more time for the demo): `flowkit qa --run`.
     An export holds raw MSISDNs: `flowkit ingest --mapping DIR/mapping.toml` pseudonymises them."""
     from flowkit.db.synthetic import SyntheticConfig
+    from flowkit.db.synthetic.config import sized
 
-    config = SyntheticConfig(
-        seed=seed,
-        subscribers=subscribers,
-        start_date=start_date.date(),
-        end_date=end_date.date(),
-        crisis_date=crisis_date.date(),
-    )
+    if size is not None:
+        context = click.get_current_context()
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("subscribers", "start_date", "end_date", "crisis_date")
+            if context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(f"--size sets the subscribers and dates: give --size or {', '.join(given)}")
+        config = sized(size, seed)
+    else:
+        config = SyntheticConfig(
+            seed=seed,
+            subscribers=subscribers,
+            start_date=start_date.date(),
+            end_date=end_date.date(),
+            crisis_date=crisis_date.date(),
+        )
     if export_dir is not None:
         if db is not None:
             raise click.UsageError("--export writes files, not a FlowDB: give --export or --db, not both")
@@ -111,6 +130,9 @@ def synthesise(data: DataDir, config, target: str | None = None) -> None:
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     db = FlowDB(partial)
+    # DuckDB keeps the blocks it writes cached up to its memory limit (80 % of RAM by default), about
+    # 50 MiB a day at --size M: a cap keeps generation's memory bounded whatever the size.
+    db.execute("SET memory_limit = '2GB'")
     summary = generate(db, config)
     db.close()
     partial.rename(path)  # a half-made FlowDB never looks complete

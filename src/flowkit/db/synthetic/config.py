@@ -53,6 +53,23 @@ class SyntheticConfig:
         return np.random.default_rng([self.seed, *stream])
 
 
+# Benchmark scales (issue 7): subscribers over 30 days, 2016-01-01 to 2016-01-30, crisis on 2016-01-16.
+SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
+
+
+def sized(size: str, seed: int = 2016) -> SyntheticConfig:
+    """The benchmark country of `size` (S, M or L): only the subscriber count differs."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
+    return SyntheticConfig(
+        seed=seed,
+        subscribers=SIZES[size],
+        start_date=date(2016, 1, 1),
+        end_date=date(2016, 1, 30),
+        crisis_date=date(2016, 1, 16),
+    )
+
+
 def codes(rng: np.random.Generator, n: int, length: int, alphabet: str = BASE62) -> np.ndarray:
     """`n` distinct random strings of `length` characters, like FlowKit's test msisdns and cell ids."""
     chars = np.array(list(alphabet))
