@@ -1,6 +1,8 @@
 """Query lifecycle and cache: shared parts computed once, eviction by score, cancel, scores."""
 
 import math
+import subprocess
+import sys
 import threading
 from datetime import date, timedelta
 
@@ -46,6 +48,20 @@ def test_state_machine_is_flowkits():
     assert states.trigger("q", QueryEvent.CANCEL) == (QueryState.COMPLETED, False)
     assert states.trigger("q", QueryEvent.RESET) == (QueryState.RESETTING, True)
     assert states.trigger("q", QueryEvent.FINISH_RESETTING) == (QueryState.KNOWN, True)
+
+
+def test_a_machine_loads_its_query_backend_when_it_starts():
+    """The first query after a server starts does not pay for importing Ibis's SQL backend."""
+    script = (
+        "import sys\n"
+        "from flowkit.db import FlowDB\n"
+        "from flowkit.machine.queries import Machine\n"
+        "db = FlowDB()\n"
+        "assert 'ibis.backends.duckdb' not in sys.modules\n"
+        "Machine(db).close()\n"
+        "assert 'ibis.backends.duckdb' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def test_fifty_concurrent_queries_compute_each_shared_part_once(country):

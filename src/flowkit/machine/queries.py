@@ -63,6 +63,7 @@ class Machine:
 
     def __init__(self, db: FlowDB, *, workers: int = 2, states=None):
         self.db = db
+        db.ibis()  # loads Ibis's backend and SQL compilers now (about 0.6 s), not in the first query
         self.cache = Cache(db)
         self.states = states or LocalQueryStates()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="flowkit-query")
