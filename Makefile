@@ -21,6 +21,14 @@ test: env
 test-fast: env
 	$(UV) run pytest -q -m "not slow"
 
+# Query benchmarks (issue 7) on the synthetic country of SIZE=S|M|L (generated once into bench/data/):
+# per workload cold and warm time, peak RSS, the hand-written DuckDB SQL, PostgreSQL; writes
+# bench/results/<SIZE>-<date>.md and .json. BENCH_ARGS=--no-postgres skips PostgreSQL.
+SIZE ?= S
+BENCH_ARGS ?=
+bench: env
+	$(UV) run python bench/run.py --size $(SIZE) $(BENCH_ARGS)
+
 # Ingestion throughput (events/s) for CSV, gzip CSV and Parquet on a ~1.4M-event export, QA on;
 # writes bench/results/ingest-<date>.md and .json (about 4 minutes here).
 bench-ingest: env
