@@ -14,10 +14,13 @@ workload of bench/workloads.py, each in a fresh process:
 - PostgreSQL: the same country loaded by `flowkit synth --size --db postgresql://...` (once;
   kept while the database holds it), the Machine run cold on it; its answers must equal ours.
 
-    uv run python bench/run.py --size S [--no-postgres] [--workloads demo ...]   (make bench SIZE=S)
+Ours and the SQL run in interleaved rounds (3 by default, medians reported, every round kept in
+the JSON), PostgreSQL once.
 
-Writes bench/results/<SIZE>-<date>.md and .json. One run of each, on a shared machine: compare
-the ratios within a report rather than times across reports.
+    uv run python bench/run.py --size S [--rounds 3] [--no-postgres] [--workloads demo ...]   (make bench SIZE=S)
+
+Writes bench/results/<SIZE>-<date>.md and .json. On a shared machine, compare the ratios within
+a report rather than times across reports.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--size", choices=["S", "M", "L"])
     parser.add_argument("--workloads", nargs="+", choices=[w.name for w in WORKLOADS], default=None)
     parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of ours and the SQL (medians)")
     parser.add_argument("--data", type=Path, default=BENCH / "data")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--worker", choices=["ours", "sql"], help=argparse.SUPPRESS)
@@ -65,7 +69,7 @@ def main() -> None:
     directory = args.data / args.size
     country = ensure_country(args.size, directory)
     postgres = ensure_postgres(args.size, directory) if args.postgres else None
-    runs = [run_workload(w, country["path"], postgres and postgres["url"]) for w in workloads]
+    runs = [run_workload(w, country["path"], postgres and postgres["url"], args.rounds) for w in workloads]
     report = {
         "date": date.today().isoformat(),
         "size": args.size,
@@ -173,23 +177,36 @@ def measured(command: list[str], timeout: float | None = None) -> tuple[float, i
 # -- workloads ----------------------------------------------------------------------------------
 
 
-def run_workload(workload: Workload, duckdb_path: Path, postgres_url: str | None) -> dict:
+def run_workload(workload: Workload, duckdb_path: Path, postgres_url: str | None, rounds: int) -> dict:
+    """Ours and the SQL in interleaved rounds (a noisy spell on the shared machine hits both alike),
+    medians reported; PostgreSQL once."""
     print(f"{workload.name} ...", flush=True)
-    ours = in_worker("ours", workload, str(duckdb_path))
-    sql = in_worker("sql", workload, str(duckdb_path))
+    ours_runs, sql_runs = [], []
+    for _ in range(rounds):
+        ours_runs.append(in_worker("ours", workload, str(duckdb_path)))
+        sql_runs.append(in_worker("sql", workload, str(duckdb_path)))
+    answers = ours_runs[0]["results"]
+    cold, warm, sql = (
+        _median(runs, key) for runs, key in ((ours_runs, "cold_s"), (ours_runs, "warm_ms"), (sql_runs, "cold_s"))
+    )
     run = {
         "name": workload.name,
         "what": workload.what,
-        "cold_s": ours["cold_s"],
-        "warm_ms": ours["warm_ms"],
-        "peak_rss_mib": ours["peak_rss_mib"],
-        "ready_rss_mib": ours["ready_rss_mib"],
-        "parts": ours["parts"],
-        "rows": [len(r["rows"]) for r in ours["results"]],
-        "sql_s": sql["cold_s"],
-        "sql_peak_rss_mib": sql["peak_rss_mib"],
-        "ratio": round(ours["cold_s"] / sql["cold_s"], 2),
-        "sql_equal": same_answers(ours["results"], sql["results"]),
+        "rounds": rounds,
+        "cold_s": cold,
+        "cold_rounds": [r["cold_s"] for r in ours_runs],
+        "warm_ms": warm,
+        "warm_rounds": [r["warm_ms"] for r in ours_runs],
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in ours_runs),
+        "ready_rss_mib": ours_runs[0]["ready_rss_mib"],
+        "parts": ours_runs[0]["parts"],
+        "rows": [len(r["rows"]) for r in answers],
+        "sql_s": sql,
+        "sql_rounds": [r["cold_s"] for r in sql_runs],
+        "sql_peak_rss_mib": max(r["peak_rss_mib"] for r in sql_runs),
+        "ratio": round(cold / sql, 2),
+        "ratio_rounds": [round(o["cold_s"] / q["cold_s"], 2) for o, q in zip(ours_runs, sql_runs, strict=True)],
+        "sql_equal": all(same_answers(answers, r["results"]) for r in ours_runs[1:] + sql_runs),
     }
     if postgres_url is not None:
         try:
@@ -197,11 +214,15 @@ def run_workload(workload: Workload, duckdb_path: Path, postgres_url: str | None
         except (RuntimeError, TimeoutError) as error:
             run |= {"postgres_s": None, "postgres_error": str(error), "postgres_equal": None}
         else:
-            equal = same_answers(ours["results"], postgres["results"])
+            equal = same_answers(answers, postgres["results"])
             run |= {"postgres_s": postgres["cold_s"], "postgres_warm_ms": postgres["warm_ms"], "postgres_equal": equal}
     run["answers_equal"] = run["sql_equal"] and run.get("postgres_equal") is not False
     print(f"  {json.dumps({k: v for k, v in run.items() if k != 'what'})}", flush=True)
     return run
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return sorted(r[key] for r in runs)[len(runs) // 2]
 
 
 def in_worker(mode: str, workload: Workload, target: str) -> dict:
