@@ -398,7 +398,8 @@ def markdown(report: dict) -> str:
         "(202 with its progress), as clients poll while a query runs.",
         f"- Load: `wrk {c['wrk']} -H 'Authorization: Bearer …'` after {c['warmup_seconds']} s of warm-up, "
         f"{c['rounds']} round(s). **wrk runs on the same {m['cores']} cores as the server** and takes part of their "
-        "CPU; server CPU is the server process's CPU seconds per second of the run (1.0 = one core). "
+        "CPU; server CPU is the server process's CPU seconds per second of the run (1.0 = one core), and "
+        "CPU ms/request that divided by the throughput: the server's cost of one request, less noisy than latency. "
         "Closed loop: each connection sends its next request when the last is answered, so the server is "
         "saturated and p50 ≈ connections / throughput (Little's law). "
         f"`paced` = each of the 50 connections waits {c['paced_ms']} ms between requests (wrk Lua `delay()`), "
@@ -416,14 +417,15 @@ def markdown(report: dict) -> str:
     )
     lines += [
         "",
-        "| build | states | route | p50 ms | p90 ms | p99 ms | max ms | requests/s | server CPU | errors |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| build | states | route | p50 ms | p90 ms | p99 ms | max ms | requests/s | server CPU | CPU ms/request | errors |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["results"]:
         rounds = f" ({' / '.join(f'{x:g}' for x in r['p50_ms_rounds'])})" if len(r["p50_ms_rounds"]) > 1 else ""
         lines.append(
             f"| {r['build']} | {r['states']} | {r['route']} | {r['p50_ms']:g}{rounds} | {r['p90_ms']:g} | "
             f"{r['p99_ms']:g} | {r['max_ms']:g} | {r['requests_per_second']:,.0f} | {r['server_cpu_share']:.2f} | "
+            f"{1000 * r['server_cpu_share'] / r['requests_per_second']:.2f} | "
             f"{r['socket_errors'] + r['non_2xx_3xx']} |"
         )
     return "\n".join(lines) + "\n"
