@@ -182,7 +182,13 @@ def test_admin_grants_user_enrols_two_factor_takes_token_and_loses_it(browser, f
     page.get_by_role("button", name="Filter").click()
     actions_seen = page.locator("table.audit tbody tr td:nth-child(3)").all_inner_texts()
     assert actions_seen == [
-        "sign_out", "revoke_token", "issue_token", "sign_in", "sign_out", "enable_two_factor", "sign_in"
+        "sign_out",
+        "revoke_token",
+        "issue_token",
+        "sign_in",
+        "sign_out",
+        "enable_two_factor",
+        "sign_in",
     ]
     shoot(page, "audit-log")
     page.close()
